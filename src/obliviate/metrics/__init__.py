@@ -1,18 +1,43 @@
 """Classifier metrics (METRICS.md, "Classifiers"): pure functions of ``Outputs``.
 
 ``probes`` is the only module here that runs a model; everything else is numpy/scipy/sklearn.
+The names below are imported on first use (PEP 562): ``Outputs`` lives beside torch in
+``obliviate.types``, and the dashboard, which must never import torch, imports
+``obliviate.metrics.cka``, which runs this file first.
 """
 
-from obliviate.metrics.classification import (
-    accuracy,
-    per_class_accuracy,
-    unlearning_accuracy,
-)
-from obliviate.metrics.divergence import js_divergence
-from obliviate.metrics.gap import GAP_METRICS, avg_gap
-from obliviate.metrics.mia import mia_efficacy, select_members
-from obliviate.metrics.probes import probe, probe_features
-from obliviate.metrics.values import METRICS, MetricInfo, MetricValue, get_metric
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from obliviate.metrics.classification import (
+        accuracy,
+        per_class_accuracy,
+        unlearning_accuracy,
+    )
+    from obliviate.metrics.divergence import js_divergence
+    from obliviate.metrics.gap import GAP_METRICS, avg_gap
+    from obliviate.metrics.mia import mia_efficacy, select_members
+    from obliviate.metrics.probes import probe, probe_features
+    from obliviate.metrics.values import METRICS, MetricInfo, MetricValue, get_metric
+
+# name -> the submodule that defines it
+_HOME = {
+    "accuracy": "classification", "per_class_accuracy": "classification",
+    "unlearning_accuracy": "classification", "js_divergence": "divergence",
+    "GAP_METRICS": "gap", "avg_gap": "gap", "mia_efficacy": "mia", "select_members": "mia",
+    "probe": "probes", "probe_features": "probes", "METRICS": "values",
+    "MetricInfo": "values", "MetricValue": "values", "get_metric": "values",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+
 
 __all__ = [
     "GAP_METRICS",
