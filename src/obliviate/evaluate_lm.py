@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from obliviate import sidecar as sc
 from obliviate.data.lm_encoding import encode_qa, encode_text, prompt_ids, to_split
 from obliviate.data.people import Fact
 from obliviate.metrics import lm_mia as mia
@@ -142,11 +143,16 @@ def _options(p: _Probe, s: str, j: int) -> tuple[TokenScores, list[TokenScores]]
 
 
 def evaluate_lm(models: dict[str, nn.Module], data: PeopleData, *, seed: int,
+                arrays_out: dict[str, np.ndarray] | None = None,
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics, extra): every metric for every role, and the evaluation's pass accounting."""
+    """(metrics, extra): every metric for every role, the evaluation's pass accounting and
+    a few example answers. ``arrays_out``, when given, receives the feature sidecar's arrays
+    (``obliviate.sidecar``), taken from this evaluation rather than computed again."""
     del seed  # the evaluation is deterministic: greedy decoding, no sampling
     probes = {r: _cached_probe(r, m, data) for r, m in models.items()}
     stats = {r: {s: _set_stats(p, s) for s in SETS} for r, p in probes.items()}
+    if arrays_out is not None:
+        arrays_out.update(_sidecar_arrays(probes, stats))
     oracle_ratios = stats["oracle"]["forget"]["ratio"]
     metrics: dict[str, Any] = {}
 
@@ -191,8 +197,30 @@ def evaluate_lm(models: dict[str, nn.Module], data: PeopleData, *, seed: int,
         put(name, "frac", False, {r: float(v.mean()) for r, v in vals.items()}, vals)
     extra = {"forget_questions": len(oracle_ratios), "utility_components": comps,
              "eval_passes": {r: {"forward": p.forward, "needed": p.needed,
-                                 "ratio": p.forward / p.needed} for r, p in probes.items()}}
+                                 "ratio": p.forward / p.needed} for r, p in probes.items()},
+             "examples": _examples(probes)}
     return metrics, extra
+
+
+def _sidecar_arrays(probes: dict[str, _Probe], stats: dict[str, dict[str, dict[str, np.ndarray]]],
+                    ) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for r, p in probes.items():
+        out[sc.truth_ratio_key(r)] = stats[r]["forget"]["ratio"].astype(np.float32)
+        out[sc.prob_key(r)] = stats[r]["forget"]["prob"].astype(np.float32)
+        for w in ("forget", "holdout"):  # the Min-K% scores PrivLeak ranks
+            out[sc.mia_key(r, w)] = np.array([mia.score_min_k(s, sc.MIN_K)
+                                              for s in p.bio_scores[w]], dtype=np.float32)
+    return out
+
+
+def _examples(probes: dict[str, _Probe], n: int = 5) -> list[dict[str, str]]:
+    """Up to ``n`` forget questions, spread over the forget set, with each model's answer."""
+    first = next(iter(probes.values()))
+    facts = first.facts["forget"]
+    picks = sorted({int(i) for i in np.linspace(0, len(facts) - 1, min(n, len(facts)))})
+    return [{"question": facts[j].questions[0], "answer": facts[j].answer,
+             **{r: p.answers["forget"][j] for r, p in probes.items()}} for j in picks]
 
 
 def _auc(aucs: dict[str, float | None], attack: str) -> float:

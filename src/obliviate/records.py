@@ -71,6 +71,10 @@ def validate(record: object) -> None:
         raise ObliviateError(f"run record schema {record['schema']!r} is not {SCHEMA!r}")
     if not isinstance(record["metrics"], dict):
         raise ObliviateError("run record 'metrics' must be an object")
+    side = record.get("sidecar")  # optional: records written before sidecars have none
+    if side is not None and not (isinstance(side, dict) and isinstance(side.get("file"), str)
+                                 and isinstance(side.get("sha256"), str)):
+        raise ObliviateError("run record 'sidecar' must be an object with 'file' and 'sha256'")
     for name, m in record["metrics"].items():
         if not isinstance(m, dict):
             raise ObliviateError(f"metric {name!r} must be an object with a value per role")

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +25,7 @@ from obliviate.cache import ModelCache
 from obliviate.config import build_config, config_dict
 from obliviate.errors import DivergedError, ObliviateError
 from obliviate.evaluate import evaluate
+from obliviate.features import classifier_arrays
 from obliviate.methods import MethodSpec, get_method
 from obliviate.models import build_model
 from obliviate.models.lm import add_lora
@@ -32,6 +34,8 @@ from obliviate.presets import preset_for
 from obliviate.records import writable_dir, write_record
 from obliviate.scenarios import get_scenario, user_scenario
 from obliviate.scenarios.people import PeopleData, PeopleScenario
+from obliviate.sidecar import file_name as sidecar_file
+from obliviate.sidecar import write_sidecar
 from obliviate.store import Store, sqlite_url
 from obliviate.training import train
 
@@ -179,11 +183,13 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
         raise DivergedError(f"method {method.name!r} diverged: {bad[0]} has non-finite "
                             f"values (config {config_dict(cfg)}); try a smaller lr")
     models = {"original": t.original, "unlearned": unlearned, "oracle": t.oracle}
+    arrays: dict[str, np.ndarray] = {}  # the feature sidecar (obliviate.sidecar)
     if _is_lm(data):
-        metrics, extra = runner_lm.evaluate(models, data, seed=spec.seed)
+        metrics, extra = runner_lm.evaluate(models, data, seed=spec.seed, arrays_out=arrays)
     else:
         metrics, per_class = evaluate(models, data, seed=spec.seed)
         extra = {"per_class_accuracy": per_class}
+        arrays = classifier_arrays(models, data, seed=spec.seed)
     retrain_s = float(t.meta["oracle"]["seconds"])
     efficiency = {"unlearn_seconds": seconds, "retrain_seconds": retrain_s,
                   "ratio": seconds / retrain_s, "forward": passes.forward,
@@ -193,6 +199,8 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
                       "unlearned": seconds, "oracle": retrain_s, "per_sample": {}}
     record = _record(spec, data, method, cfg, preset, metrics, extra, efficiency,
                      result.info)
+    # The sidecar first: a record never names a file that is not there yet.
+    record["sidecar"] = write_sidecar(ws.runs_dir / sidecar_file(record["run_id"]), arrays)
     path = write_record(record, ws.runs_dir)
     store.add(record, path)
     return record, path

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from obliviate.evaluate_lm import evaluate_lm
@@ -34,8 +35,9 @@ def exporter(model: nn.Module, data: PeopleData) -> Any:
 
 
 def evaluate(models: dict[str, nn.Module], data: PeopleData, seed: int,
+             arrays_out: dict[str, np.ndarray] | None = None,
              ) -> tuple[dict[str, Any], dict[str, Any]]:
-    metrics, extra = evaluate_lm(models, data, seed=seed)
+    metrics, extra = evaluate_lm(models, data, seed=seed, arrays_out=arrays_out)
     return metrics, {"lm": extra}
 
 
