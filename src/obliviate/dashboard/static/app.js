@@ -1,0 +1,334 @@
+// The comparator's front end: vanilla JS and inline SVG, no build step, nothing fetched from
+// elsewhere. Every number is written as text and as a data-value attribute (full precision).
+"use strict";
+
+const SVGNS = "http://www.w3.org/2000/svg";
+const COLORS = { a: "#4c72b0", b: "#dd8452", forget: "#d62728", retain: "#9bb0c8",
+                 test: "#7fbf7f", holdout: "#7fbf7f", member: "#d62728", nonmember: "#4c72b0" };
+const STEPS = 200;  // the threshold slider's positions over the scores' range
+let current = null;  // the last comparison payload
+
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, attrs = {}, text = null) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function svgEl(tag, attrs = {}) {
+  const node = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function fmt(v, digits) { return v === null || v === undefined ? "—" : v.toFixed(digits); }
+
+function cell(value, digits, cls = null) {
+  const td = el("td", { "data-value": value === null ? "" : String(value) }, fmt(value, digits));
+  if (cls) td.className = cls;
+  return td;
+}
+
+function showMessage(text, kind) {
+  const m = $("#message");
+  m.textContent = text;
+  m.dataset.kind = kind;
+  m.hidden = false;
+}
+
+async function getJSON(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error("the dashboard server does not answer (was it stopped?)");
+  }
+  let body;
+  try {
+    body = await response.json();
+  } catch (e) {
+    throw new Error(`the server answered ${response.status} without a JSON body`);
+  }
+  if (!response.ok) throw new Error(body.error || `the server answered ${response.status}`);
+  return body;
+}
+
+function runLabel(r) {
+  const gap = r.avg_gap === null || r.avg_gap === undefined ? "" : `, Avg.Gap ${r.avg_gap.toFixed(2)}`;
+  return `${r.method} · ${r.scenario} ${r.forget} seed ${r.seed}${gap} · ${r.run_id}`;
+}
+
+async function init() {
+  let listing;
+  try {
+    listing = await getJSON("/api/runs");
+  } catch (e) {
+    showMessage(e.message, "error");
+    document.body.dataset.state = "error";
+    return;
+  }
+  if (listing.runs.length === 0) {
+    showMessage(listing.hint, "empty");
+    document.body.dataset.state = "empty";
+    return;
+  }
+  const a = $("#run-a"), b = $("#run-b");
+  b.append(el("option", { value: "@oracle" }, "its oracle (retrained without the forget set)"));
+  b.append(el("option", { value: "@original" }, "its original (before unlearning)"));
+  for (const r of listing.runs) {
+    a.append(el("option", { value: r.run_id }, runLabel(r)));
+    b.append(el("option", { value: r.run_id }, runLabel(r)));
+  }
+  const params = new URLSearchParams(location.search);
+  a.value = params.get("a") || listing.runs[listing.runs.length - 1].run_id;
+  b.value = params.get("b") || "@oracle";
+  $("#pickers").hidden = false;
+  a.addEventListener("change", load);
+  b.addEventListener("change", load);
+  $("#confusion-split").addEventListener("change", () => renderConfusion(current.confusion));
+  $("#mia-threshold").addEventListener("input", () => renderRates(current.mia));
+  await load(params.get("a"));
+}
+
+async function load(requested) {
+  const a = typeof requested === "string" && requested ? requested : $("#run-a").value;
+  const b = $("#run-b").value || "@oracle";
+  document.body.dataset.state = "loading";
+  $("#message").hidden = true;
+  try {
+    current = await getJSON(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+  } catch (e) {
+    $("#comparison").hidden = true;
+    showMessage(e.message, "error");
+    document.body.dataset.state = "error";
+    return;
+  }
+  render(current);
+  $("#comparison").hidden = false;
+  $("#comparison").dataset.a = a;
+  $("#comparison").dataset.b = b;
+  document.body.dataset.state = "ready";
+}
+
+function render(p) {
+  $("#label-a").textContent = p.a.label;
+  $("#label-b").textContent = p.b.label;
+  const tbody = $("#summary tbody");
+  tbody.replaceChildren();
+  for (const row of p.summary) {
+    const tr = el("tr", { "data-metric": row.metric });
+    tr.append(el("td", {}, `${row.metric}${row.unit ? " (" + row.unit + ")" : ""}`),
+              cell(row.a, 4, "a"), cell(row.b, 4, "b"), cell(row.oracle, 4, "oracle"));
+    tbody.append(tr);
+  }
+  section("#view-class", p.classes, renderClasses);
+  renderConfusion(p.confusion);
+  section("#view-instance", p.projection, () => { renderProjection(p.projection);
+                                                  renderChanged(p.changed); });
+  section("#view-layer", p.layers, renderLayers);
+  section("#view-attack", p.mia, renderMia);
+}
+
+// Shows a view's body, or its "unavailable" message instead.
+function section(sel, data, draw = null) {
+  const root = $(sel), note = root.querySelector(".unavailable"), body = root.querySelector(".body");
+  note.hidden = !data.unavailable;
+  note.textContent = data.unavailable || "";
+  body.hidden = Boolean(data.unavailable);
+  if (!data.unavailable && draw) draw(data);
+}
+
+function renderClasses(c) {
+  const tbody = $("#class-acc tbody");
+  tbody.replaceChildren();
+  c.names.forEach((name, i) => {
+    const delta = c.a[i] === null || c.b[i] === null ? null : c.b[i] - c.a[i];
+    const tr = el("tr", { "data-class": String(i) });
+    tr.append(el("td", {}, name), cell(c.a[i], 2, "a"), cell(c.b[i], 2, "b"), cell(delta, 2, "delta"));
+    tbody.append(tr);
+  });
+  const chart = $("#class-bars"), w = 34 * c.names.length + 40, h = 180;
+  chart.replaceChildren();
+  chart.setAttribute("width", w);
+  chart.setAttribute("height", h);
+  c.names.forEach((name, i) => {
+    ["a", "b"].forEach((k, j) => {
+      const v = c[k][i] === null ? 0 : c[k][i];
+      const bh = (h - 30) * v / 100;
+      chart.append(svgEl("rect", { x: 30 + 34 * i + 13 * j, y: h - 20 - bh, width: 12,
+                                   height: bh, fill: COLORS[k], "data-model": k,
+                                   "data-class": i }));
+    });
+    const label = svgEl("text", { x: 30 + 34 * i + 12, y: h - 6, "text-anchor": "middle",
+                                  "font-size": 11 });
+    label.textContent = name;
+    chart.append(label);
+  });
+}
+
+function renderConfusion(conf) {
+  const root = $("#view-class .confusion-body"), note = root.querySelector(".unavailable");
+  const table = $("#confusion");
+  table.replaceChildren();
+  note.hidden = !conf.unavailable;
+  note.textContent = conf.unavailable || "";
+  if (conf.unavailable) { $("#confusion-n").textContent = ""; return; }
+  const split = $("#confusion-split").value, m = conf.splits[split];
+  $("#confusion-n").textContent = `(A: ${m.n_a} samples, B: ${m.n_b})`;
+  const names = (current.classes.names || [...Array(conf.classes).keys()].map(String));
+  const head = el("tr", {}, null);
+  head.append(el("th", {}, "true \\ pred"));
+  names.forEach((n) => head.append(el("th", {}, n)));
+  table.append(head);
+  const biggest = Math.max(1, ...m.diff.flat().map(Math.abs));
+  m.diff.forEach((row, t) => {
+    const tr = el("tr", {});
+    tr.append(el("th", {}, names[t]));
+    row.forEach((v, p) => {
+      const td = el("td", { "data-true": t, "data-pred": p, "data-value": v,
+                            title: `A ${m.a[t][p]}, B ${m.b[t][p]}` }, v === 0 ? "0" : (v > 0 ? "+" : "") + v);
+      const alpha = Math.abs(v) / biggest;
+      if (v !== 0) td.style.background = v > 0 ? `rgba(221,132,82,${alpha})` : `rgba(76,114,176,${alpha})`;
+      tr.append(td);
+    });
+    table.append(tr);
+  });
+}
+
+function renderProjection(proj) {
+  const [e1, e2] = proj.explained;
+  const ex = $("#projection-explained");
+  ex.textContent = `(PC1 ${(100 * e1).toFixed(1)}%, PC2 ${(100 * e2).toFixed(1)}% of variance)`;
+  ex.dataset.pc1 = e1;
+  ex.dataset.pc2 = e2;
+  const all = ["a", "b"].flatMap((k) => Object.values(proj.points[k]).flat());
+  const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const size = 330, pad = 12;
+  const sx = (x) => pad + (size - 2 * pad) * (x - x0) / ((x1 - x0) || 1);
+  const sy = (y) => size - pad - (size - 2 * pad) * (y - y0) / ((y1 - y0) || 1);
+  const root = $("#projection");
+  root.replaceChildren();
+  for (const k of ["a", "b"]) {
+    const fig = el("figure", {});
+    const chart = svgEl("svg", { width: size, height: size, class: "chart", "data-model": k,
+                                 role: "img", "aria-label": `projection of model ${k.toUpperCase()}` });
+    for (const split of ["retain", "test", "forget"]) {  // forget last: drawn on top
+      for (const [x, y] of proj.points[k][split]) {
+        chart.append(svgEl("circle", { cx: sx(x).toFixed(1), cy: sy(y).toFixed(1),
+                                       r: split === "forget" ? 3.2 : 2, fill: COLORS[split],
+                                       "fill-opacity": split === "forget" ? 0.9 : 0.5,
+                                       stroke: split === "forget" ? "#600" : "none",
+                                       "stroke-width": 0.5, "data-split": split,
+                                       "data-x": x, "data-y": y }));
+      }
+    }
+    fig.append(chart, el("figcaption", {}, `${k.toUpperCase()}: ${current[k].label}`));
+    root.append(fig);
+  }
+}
+
+function renderChanged(ch) {
+  const total = $("#changed-total");
+  total.textContent = ch.total;
+  total.dataset.value = ch.total;
+  $("#changed-counts").textContent = Object.entries(ch.counts)
+    .map(([s, c]) => `${s}: ${c.changed} of ${c.compared}`).join(" · ") +
+    (ch.total > ch.rows.length ? ` (first ${ch.rows.length} shown)` : "");
+  const tbody = $("#changed tbody"), names = current.classes.names;
+  tbody.replaceChildren();
+  for (const r of ch.rows) {
+    const name = (c) => (names ? names[c] : String(c));
+    const tr = el("tr", { "data-id": r.id, "data-split": r.split });
+    tr.append(el("td", {}, r.split), el("td", {}, String(r.id)), el("td", {}, name(r.label)),
+              el("td", { class: "a", "data-value": r.a }, name(r.a)),
+              el("td", { class: "b", "data-value": r.b }, name(r.b)),
+              cell(r.conf_a, 3), cell(r.conf_b, 3));
+    tbody.append(tr);
+  }
+}
+
+function renderLayers(layers) {
+  $("#cka-probe").textContent = `(${layers.probe} samples)`;
+  const tbody = $("#cka tbody");
+  tbody.replaceChildren();
+  for (const row of layers.rows) {
+    const tr = el("tr", { "data-layer": row.layer });
+    tr.append(el("td", {}, row.layer));
+    for (const pair of ["a_b", "a_original", "a_oracle", "b_original", "b_oracle"]) {
+      const td = cell(row[pair], 4, "cka");
+      td.dataset.pair = pair;
+      if (row[pair] === null) td.title = "undefined: a representation is constant";
+      else td.style.background = `linear-gradient(90deg, #cfe0f3 ${100 * row[pair]}%, transparent 0)`;
+      tr.append(td);
+    }
+    tbody.append(tr);
+  }
+}
+
+function renderMia(mia) {
+  $("#mia-explain").textContent = `Score: ${mia.score}; a sample is flagged "member" when its ` +
+    `score is at least the threshold. Members: the ${mia.member} set; non-members: the ` +
+    `${mia.nonmember} set. A model that forgot should flag its forget set about as often as ` +
+    "non-members.";
+  renderRates(mia);
+}
+
+function threshold(mia) {
+  const [lo, hi] = mia.range, i = Number($("#mia-threshold").value);
+  return lo + (hi - lo) * i / STEPS;
+}
+
+function share(scores, t) {
+  if (scores.length === 0) return null;
+  return scores.filter((s) => s >= t).length / scores.length;
+}
+
+function renderRates(mia) {
+  if (!mia || mia.unavailable) return;
+  const t = threshold(mia), out = $("#mia-threshold-value");
+  out.textContent = t.toPrecision(4);
+  out.dataset.threshold = String(t);
+  for (const k of ["a", "b"]) {
+    for (const [id, scores] of [[`#tpr-${k}`, mia[k].member], [`#fpr-${k}`, mia[k].nonmember]]) {
+      const v = share(scores, t), td = $(id);
+      td.dataset.value = v === null ? "" : String(v);
+      td.textContent = v === null ? "—" : `${(100 * v).toFixed(1)}%`;
+    }
+  }
+  drawHistograms(mia, t);
+}
+
+function drawHistograms(mia, t) {
+  const [lo, hi] = mia.range, bins = 25, w = 330, h = 160, pad = 20;
+  const span = (hi - lo) || 1;
+  const root = $("#mia-hist");
+  root.replaceChildren();
+  for (const k of ["a", "b"]) {
+    const chart = svgEl("svg", { width: w, height: h, class: "chart", "data-model": k,
+                                 role: "img", "aria-label": `score histogram of model ${k.toUpperCase()}` });
+    const groups = [["member", mia[k].member], ["nonmember", mia[k].nonmember]];
+    const counts = groups.map(([, s]) => {
+      const c = new Array(bins).fill(0);
+      for (const v of s) c[Math.min(bins - 1, Math.floor(bins * (v - lo) / span))] += 1;
+      return c.map((n) => n / Math.max(1, s.length));
+    });
+    const top = Math.max(1e-9, ...counts.flat()), bw = (w - 2 * pad) / bins;
+    groups.forEach(([name], g) => counts[g].forEach((f, i) => {
+      const bh = (h - 2 * pad) * f / top;
+      chart.append(svgEl("rect", { x: pad + i * bw, y: h - pad - bh, width: bw - 1, height: bh,
+                                   fill: COLORS[name], "fill-opacity": 0.45, "data-group": name }));
+    }));
+    const x = pad + (w - 2 * pad) * (t - lo) / span;
+    chart.append(svgEl("line", { x1: x, x2: x, y1: pad / 2, y2: h - pad, stroke: "#000",
+                                 "stroke-dasharray": "4 2", id: `mia-line-${k}` }));
+    const cap = svgEl("text", { x: pad, y: 12, "font-size": 11 });
+    cap.textContent = `${k.toUpperCase()}: red ${mia.member} (members), blue ${mia.nonmember}`;
+    chart.append(cap);
+    root.append(chart);
+  }
+}
+
+init();
