@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--methods", default=None, help="comma-separated subset of methods")
     sub.add_parser("runs", help="runs indexed in the store")
+    db = sub.add_parser("dashboard", help="compare two runs in the browser (Unlearning "
+                        "Comparator); reads the store's records and feature sidecars")
+    db.add_argument("--port", type=int, default=8765, help="port on localhost (0: a free one)")
     return p
 
 
@@ -154,6 +157,9 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         from obliviate.demo import demo
         methods = args.methods.split(",") if args.methods else None
         return demo(ws, seed=args.seed, methods=methods, progress=not args.quiet)
+    if args.command == "dashboard":
+        from obliviate.dashboard import serve
+        return serve(ws.store(), port=args.port)
     raise AssertionError(args.command)  # argparse only lets known commands through
 
 
