@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--methods", default=None, help="comma-separated subset of methods")
     sub.add_parser("runs", help="runs indexed in the store")
+    rep = sub.add_parser("report", help="one self-contained HTML report of runs")
+    rep.add_argument("runs", nargs="+", metavar="RUNS",
+                     help="record JSON files, directories of records, or run ids")
+    rep.add_argument("-o", "--output", required=True, type=Path, help="the HTML file to write")
     db = sub.add_parser("dashboard", help="compare two runs in the browser (Unlearning "
                         "Comparator); reads the store's records and feature sidecars")
     db.add_argument("--port", type=int, default=8765, help="port on localhost (0: a free one)")
@@ -160,7 +164,20 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
     if args.command == "dashboard":
         from obliviate.dashboard import serve
         return serve(ws.store(), port=args.port)
+    if args.command == "report":
+        from obliviate.report import write_report
+        out = write_report(args.runs, args.output, runs_dir=ws.runs_dir,
+                           store_paths=lambda: _store_paths(ws))
+        print(f"report: {out}")
+        return 0
     raise AssertionError(args.command)  # argparse only lets known commands through
+
+
+def _store_paths(ws: Workspace) -> dict[str, str]:
+    """Run id to record path, from the store if there is one (a report creates none)."""
+    if ws.store_url is None and not (ws.home / "runs.sqlite").is_file():
+        return {}
+    return {r["run_id"]: r["path"] for r in ws.store().list()}
 
 
 def _listing() -> str:

@@ -1,0 +1,127 @@
+"""Classifier sections: forgetting vs utility, per-class accuracy, membership inference."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from obliviate import sidecar as sc
+from obliviate.report import page, svg
+from obliviate.report.load import Run
+from obliviate.report.overview import group_title, groups
+from obliviate.report.stats import pareto_front, roc
+
+ROLES = sc.ROLES
+_NONE = "No classifier runs in this report."
+
+
+def _classifier(runs: Sequence[Run]) -> list[Run]:
+    return [r for r in runs if r.kind != "lm"]
+
+
+def tradeoff_section(runs: Sequence[Run]) -> str:
+    runs = _classifier(runs)
+    body = [page.note(
+        "Forgetting against utility, one point per run: x is how far the unlearned model's UA "
+        "(100 − forget accuracy) is from the oracle's, in points (0 = forgets exactly as much "
+        "as retraining; the target is the oracle, not 100), y is TA (test accuracy). Squares "
+        "are the oracle and the original; the dashed line joins the Pareto front of the "
+        "unlearned models (none is closer to the oracle's UA with a higher TA).")]
+    for key, rs in groups(runs):
+        m = [r.record["metrics"] for r in rs]
+        xy = [(abs(x["UA"]["unlearned"] - x["UA"]["oracle"]), x["TA"]["unlearned"]) for x in m]
+        front = pareto_front(xy, maximise_x=False, maximise_y=True)
+        points = [svg.Point(x, y, f"{r.method}·{r.record['scenario']['seed']}",
+                            "front" if i in front else "unlearned")
+                  for i, (r, (x, y)) in enumerate(zip(rs, xy, strict=True))]
+        for seed_run in {r.record["scenario"]["seed"]: r for r in rs}.values():
+            mm = seed_run.record["metrics"]
+            points.append(svg.Point(0.0, mm["TA"]["oracle"], "oracle", "oracle"))
+            points.append(svg.Point(abs(mm["UA"]["original"] - mm["UA"]["oracle"]),
+                                    mm["TA"]["original"], "original", "original"))
+        chart = svg.scatter(points, "|UA − UA(oracle)| (points)", "TA (%)",
+                            title=f"forgetting vs utility, {group_title(key)}",
+                            front=[xy[i] for i in front],
+                            legend=[("unlearned", "unlearned"), ("front", "Pareto front"),
+                                    ("oracle", "oracle"), ("original", "original")])
+        rows = [page.row([page.text_cell(r.method), page.num(r.record["scenario"]["seed"], 0),
+                          page.num(x["UA"]["unlearned"], 2, metric="UA"),
+                          page.num(x["UA"]["oracle"], 2, metric="UA oracle"),
+                          page.num(xy[i][0], 2, metric="UA gap"),
+                          page.num(x["TA"]["unlearned"], 2, metric="TA"),
+                          page.num(x["Avg.Gap"]["unlearned"], 2, metric="Avg.Gap"),
+                          page.text_cell("yes" if i in front else "")],
+                         run=r.run_id, front="1" if i in front else "0")
+                for i, (r, x) in enumerate(zip(rs, m, strict=True))]
+        body.append(f"<h3>{page.esc(group_title(key))}</h3>" + page.charts(
+            [page.figure(chart, "Lower-left is forgetting like the oracle; higher is more "
+                         "useful.")])
+            + page.table(["method", "seed", "UA", "UA oracle", "|UA gap|", "TA", "Avg.Gap",
+                          "Pareto front"], rows, name=f"tradeoff {group_title(key)}"))
+    if not runs:
+        body.append(page.note(_NONE))
+    return page.section("tradeoff", "Forgetting vs utility", "".join(body))
+
+
+def per_class_section(runs: Sequence[Run]) -> str:
+    runs = _classifier(runs)
+    body = [page.note("Test accuracy of each class (%) for the original, the unlearned model "
+                      "and the oracle. A class absent from the test split shows a dash.")]
+    for r in runs:
+        pc = r.record.get("per_class_accuracy")
+        if not pc:
+            body.append(page.note(f"run {r.run_id} records no per-class accuracy"))
+            continue
+        classes = [str(c) for c in r.record["scenario"].get("classes",
+                                                            range(len(pc["original"])))]
+        rows = [page.row([page.text_cell(role)] +
+                         [page.num(v, 2, cls=c) for c, v in zip(classes, pc[role], strict=True)],
+                         role=role) for role in ROLES]
+        chart = svg.bars(classes, [(role, role, pc[role]) for role in ROLES],
+                         "test accuracy (%)", title=f"per-class accuracy, {r.run_id}")
+        body.append(f"<h3>{page.esc(_run_title(r))}</h3>"
+                    + f'<div data-run="{page.esc(r.run_id)}">'
+                    + page.table(["model", *classes], rows, name=f"per-class {r.run_id}")
+                    + page.charts([page.figure(chart, "Original, unlearned and oracle per "
+                                               "class.")]) + "</div>")
+    if not runs:
+        body.append(page.note(_NONE))
+    return page.section("per-class", "Per-class accuracy", "".join(body))
+
+
+def _run_title(r: Run) -> str:
+    sc_ = r.record["scenario"]
+    return f"{r.method} · {sc_['name']} · forget {sc_['forget']} · seed {sc_['seed']}"
+
+
+def mia_blocks(runs: Sequence[Run]) -> list[str]:
+    """Per run: confidence histograms (forget vs test) for each role and their ROC curves."""
+    out = []
+    for r in _classifier(runs):
+        if not r.has_sidecar:
+            out.append(page.note(f"run {r.run_id} has no feature sidecar (recorded before "
+                                 "sidecars existed): no score distributions"))
+            continue
+        a = r.arrays()
+        figures, curves, rows = [], [], []
+        for role in ROLES:
+            f = a[sc.confidence_key(role, "forget")]
+            t = a[sc.confidence_key(role, "test")]
+            figures.append(page.figure(svg.histograms(
+                [("forget", "forget", f), ("test", "test", t)], "confidence (p of true label)",
+                title=f"{role} confidences", x_range=(0.0, 1.0)),
+                f"{role}: softmax probability of the true label, forget vs test."))
+            fpr, tpr, auc = roc(f, t)
+            curves.append((f"{role} AUC {auc:.3f}", role, fpr, tpr))
+            rows.append(page.row([page.text_cell(role), page.num(auc, 4, role=role, auc="1"),
+                                  page.num(len(f), 0), page.num(len(t), 0)], role=role))
+        figures.append(page.figure(svg.lines(curves, "false positive rate (test)",
+                                             "true positive rate (forget)",
+                                             title="ROC forget vs test", diagonal=True),
+                                   "Calling a sample a member when its confidence is high: "
+                                   "forget (members) vs test (non-members)."))
+        out.append(f"<h3>{page.esc(_run_title(r))}</h3>" + f'<div data-run="{page.esc(r.run_id)}"'
+                   ' data-mia="classifier">'
+                   + page.table(["model", "ROC AUC forget vs test", "forget n", "test n"], rows,
+                                name=f"mia {r.run_id}")
+                   + page.charts(figures) + "</div>")
+    return out
