@@ -237,8 +237,8 @@ def _same_samples(ma: Model, mb: Model) -> str | None:
 def _aligned(ma: Model, sa_: dict[str, np.ndarray], mb: Model, sb: dict[str, np.ndarray],
              key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The sample ids both sidecars hold under ``key``, and their positions in each."""
-    if ma.run.run_id == mb.run.run_id:
-        ids = sa_[key]
+    if ma.run.run_id == mb.run.run_id or np.array_equal(sa_[key], sb[key]):
+        ids = sa_[key]  # the usual case (one scenario and seed): keep the sidecar's order
         return ids, np.arange(len(ids)), np.arange(len(ids))
     ids, ia, ib = np.intersect1d(sa_[key], sb[key], assume_unique=True, return_indices=True)
     return ids, ia, ib

@@ -7,6 +7,7 @@ const COLORS = { a: "#4c72b0", b: "#dd8452", forget: "#d62728", retain: "#9bb0c8
                  test: "#7fbf7f", holdout: "#7fbf7f", member: "#d62728", nonmember: "#4c72b0" };
 const STEPS = 200;  // the threshold slider's positions over the scores' range
 let current = null;  // the last comparison payload
+let latest = 0;  // the newest request: an older answer arriving later must not replace it
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -95,16 +96,21 @@ async function init() {
 async function load(requested) {
   const a = typeof requested === "string" && requested ? requested : $("#run-a").value;
   const b = $("#run-b").value || "@oracle";
+  const ticket = ++latest;
   document.body.dataset.state = "loading";
   $("#message").hidden = true;
+  let payload;
   try {
-    current = await getJSON(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+    payload = await getJSON(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
   } catch (e) {
+    if (ticket !== latest) return;
     $("#comparison").hidden = true;
     showMessage(e.message, "error");
     document.body.dataset.state = "error";
     return;
   }
+  if (ticket !== latest) return;
+  current = payload;
   render(current);
   $("#comparison").hidden = false;
   $("#comparison").dataset.a = a;
