@@ -157,7 +157,8 @@ def test_unreadable_cache_is_a_clear_error(tmp_path: Path,
 
 def test_demo_prints_a_ranked_leaderboard(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(tmp_path / "h", "demo", "--methods", "bad_teacher") == 0  # classifiers only
+    assert cli(tmp_path / "h", "demo", "--methods", "bad_teacher", "--task",
+               "classification") == 0
     out = capsys.readouterr().out
     assert out.count("oracle (retrain)") == 3 and out.count("original (no unlearning)") == 3
     for section in ("digits · forget class:3", "digits · forget random:0.1",

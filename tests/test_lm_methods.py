@@ -47,6 +47,7 @@ SUGGESTED: dict[str, dict[str, object]] = {
               "forget_batch_size": 8},
     "salun": {"lr": 0.01, "epochs": 5, "batch_size": 32},
     "rl": {"lr": 0.01, "batch_size": 32}, "retrain": {},
+    "bad_teacher": {"lr": 3e-3, "epochs": 5, "batch_size": 8, "retain_fraction": 1.0},
 }
 # SSD's default alpha = 10 selects no weight when |D| / |D_f| is below 10 batches (here 5).
 INERT_AT_DEFAULTS = {"ssd"}

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 import torch
 
+from obliviate.attacks import ATTACKS
 from obliviate.config import config_dict, parse_assignments
 from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS, get_method
@@ -20,7 +21,7 @@ from obliviate.metrics import METRICS
 from obliviate.presets import preset_for
 from obliviate.runner import RunSpec, Workspace, run
 from obliviate.scenarios import SCENARIOS, SELECTORS, get_scenario
-from obliviate.tables import run_table
+from obliviate.tables import attack_table, run_table, sequence_table
 
 log = logging.getLogger("obliviate")
 
@@ -55,6 +56,47 @@ def default_home() -> Path:
     return Path(os.environ.get("OBLIVIATE_HOME", Path.home() / ".obliviate"))
 
 
+def _unlearning_arguments(r: argparse.ArgumentParser) -> None:
+    """What ``run`` and ``sequence`` share: the data, forget set, method and its config."""
+    r.add_argument("--scenario", default="digits", help=f"one of {', '.join(SCENARIOS)}")
+    r.add_argument("--data", default=None, help="your own .npz (X, y) or .csv instead")
+    r.add_argument("--label", default=None, help="label column of a CSV --data file")
+    r.add_argument("--model", default=None, help="mlp or cnn (default: the scenario's); for "
+                   "people scenarios, a local Hugging Face model directory to fine-tune")
+    r.add_argument("--forget", required=True, help="; ".join(SELECTORS.values()))
+    r.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
+    r.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override method config fields, e.g. --set lr=0.01 epochs=3")
+    r.add_argument("--seed", type=_seed, default=0)
+    r.add_argument("--no-preset", action="store_true",
+                   help="use the paper's defaults, not the scenario's preset")
+    r.add_argument("--lora", action="store_true",
+                   help="language models: unlearn through a LoRA adapter (PEFT), then merge it")
+    r.add_argument("--json", action="store_true", help="print the record instead of a table")
+
+
+def _spec(args: argparse.Namespace) -> RunSpec:
+    return RunSpec(method=args.method, forget=args.forget, scenario=args.scenario,
+                   seed=args.seed, overrides=parse_assignments(args.set),
+                   model=args.model, data=args.data, label=args.label,
+                   use_preset=not args.no_preset, lora=args.lora,
+                   attacks=tuple(args.attack.split(",")) if getattr(args, "attack", None)
+                   else (),
+                   attack_overrides=_attack_overrides(getattr(args, "attack_set", [])))
+
+
+def _attack_overrides(items: list[str]) -> dict[str, dict[str, object]]:
+    """``relearn.steps=20`` -> {"relearn": {"steps": 20}} (values parsed as for ``--set``)."""
+    out: dict[str, dict[str, object]] = {}
+    for item in items:
+        name, dot, rest = item.partition(".")
+        if not dot or not rest:
+            raise ObliviateError(f"--attack-set {item!r}: expected ATTACK.KEY=VALUE, e.g. "
+                                 "relearn.steps=20")
+        out.setdefault(name, {}).update(parse_assignments([rest]))
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="obliviate", description="Machine unlearning, measured against the "
                 "model retrained without the forget set.")
@@ -73,21 +115,16 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", parents=[after],
                        help="unlearn a forget set and evaluate against the oracle")
-    r.add_argument("--scenario", default="digits", help=f"one of {', '.join(SCENARIOS)}")
-    r.add_argument("--data", default=None, help="your own .npz (X, y) or .csv instead")
-    r.add_argument("--label", default=None, help="label column of a CSV --data file")
-    r.add_argument("--model", default=None, help="mlp or cnn (default: the scenario's); for "
-                   "people scenarios, a local Hugging Face model directory to fine-tune")
-    r.add_argument("--forget", required=True, help="; ".join(SELECTORS.values()))
-    r.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
-    r.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override method config fields, e.g. --set lr=0.01 epochs=3")
-    r.add_argument("--seed", type=_seed, default=0)
-    r.add_argument("--no-preset", action="store_true",
-                   help="use the paper's defaults, not the scenario's preset")
-    r.add_argument("--lora", action="store_true",
-                   help="language models: unlearn through a LoRA adapter (PEFT), then merge it")
-    r.add_argument("--json", action="store_true", help="print the record instead of a table")
+    _unlearning_arguments(r)
+    r.add_argument("--attack", default=None, metavar="A,B",
+                   help=f"add attacks to the evaluation: {', '.join(ATTACKS)} or all")
+    r.add_argument("--attack-set", nargs="+", default=[], metavar="ATTACK.KEY=VALUE",
+                   help="override attack config fields, e.g. --attack-set relearn.steps=20")
+
+    q = sub.add_parser("sequence", parents=[after],
+                       help="forget a set in several deletion requests, evaluating after each")
+    _unlearning_arguments(q)
+    q.add_argument("--requests", type=int, default=4, help="number of requests (default 4)")
 
     sub.add_parser("list", help="scenarios, methods and metrics")
     s = sub.add_parser("show-config", help="a method's config with its defaults")
@@ -98,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="every method on digits and on the small people corpus")
     d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--methods", default=None, help="comma-separated subset of methods")
+    d.add_argument("--task", default=None, choices=("classification", "causal_lm"),
+                   help="only the sections of this task (default: all)")
     sub.add_parser("runs", help="runs indexed in the store")
     rep = sub.add_parser("report", help="one self-contained HTML report of runs")
     rep.add_argument("runs", nargs="+", metavar="RUNS",
@@ -130,14 +169,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
     if args.command == "run":
-        spec = RunSpec(method=args.method, forget=args.forget, scenario=args.scenario,
-                       seed=args.seed, overrides=parse_assignments(args.set),
-                       model=args.model, data=args.data, label=args.label,
-                       use_preset=not args.no_preset, lora=args.lora)
-        record, path = run(spec, ws, progress=not args.quiet)
+        record, path = run(_spec(args), ws, progress=not args.quiet)
         print(json.dumps(record, indent=1) if args.json else run_table(record))
         if not args.json:
+            if "attacks" in record:
+                print(attack_table(record))
             print(f"record: {path}")
+        return 0
+    if args.command == "sequence":
+        from obliviate.sequential import sequential
+        records = sequential(_spec(args), ws, args.requests, progress=not args.quiet)
+        print(json.dumps(records, indent=1) if args.json else sequence_table(records))
         return 0
     if args.command == "list":
         print(_listing())
@@ -160,7 +202,7 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
     if args.command == "demo":
         from obliviate.demo import demo
         methods = args.methods.split(",") if args.methods else None
-        return demo(ws, seed=args.seed, methods=methods, progress=not args.quiet)
+        return demo(ws, seed=args.seed, methods=methods, task=args.task, progress=not args.quiet)
     if args.command == "dashboard":
         from obliviate.dashboard import serve
         return serve(ws.store(), port=args.port)

@@ -33,14 +33,17 @@ SECTIONS = (
 
 
 def demo(ws: Workspace, *, seed: int = 0, methods: Sequence[str] | None = None,
-         progress: bool = True) -> int:
+         task: str | None = None, progress: bool = True) -> int:
+    """Run the sections (of ``task`` only, if given) with ``methods`` (default: all)."""
     for n in methods or ():
         get_method(n)  # unknown names fail before any training
     start = time.perf_counter()
-    for scenario, forget, task, why in SECTIONS:
+    for scenario, forget, kind, why in SECTIONS:
+        if task is not None and kind != task:
+            continue
         names = [m.name for m in METHODS.values()
-                 if task in m.tasks and (methods is not None and m.name in methods or
-                                         methods is None and not (task == "causal_lm" and
+                 if kind in m.tasks and (methods is not None and m.name in methods or
+                                         methods is None and not (kind == "causal_lm" and
                                                                   m.name in DEMO_LM_SKIP))]
         if not names:
             continue
@@ -58,7 +61,7 @@ def demo(ws: Workspace, *, seed: int = 0, methods: Sequence[str] | None = None,
         sizes = records[0]["scenario"]["sizes"]
         print(f"\n== {scenario} · forget {forget}: {why} · seed {seed} · "
               + ", ".join(f"{k} {v}" for k, v in sizes.items()))
-        print(leaderboard(records) if task == "classification" else lm_leaderboard(records))
+        print(leaderboard(records) if kind == "classification" else lm_leaderboard(records))
     print(f"\nAvg.Gap: mean |unlearned − oracle| over UA, RA, TA, MIA-Eff in points (lower is "
           f"better). FQ: TOFU forget quality, the KS-test p-value of truth ratios against the "
           f"oracle (>= 0.05: indistinguishable); MU: model utility. Records and store: "

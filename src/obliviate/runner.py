@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 import obliviate
 from obliviate import runner_lm
+from obliviate.attacks import ATTACKS, Target, parse_attacks, run_attacks
 from obliviate.cache import ModelCache
 from obliviate.config import build_config, config_dict
 from obliviate.errors import DivergedError, ObliviateError
@@ -38,6 +40,7 @@ from obliviate.sidecar import file_name as sidecar_file
 from obliviate.sidecar import write_sidecar
 from obliviate.store import Store, sqlite_url
 from obliviate.training import train
+from obliviate.types import UnlearnData
 
 log = logging.getLogger("obliviate")
 
@@ -56,6 +59,8 @@ class RunSpec:
     label: str | None = None
     use_preset: bool = True
     lora: bool = False  # language models: unlearn through a LoRA adapter, merged afterwards
+    attacks: tuple[str, ...] = ()  # attacks/ to add to the evaluation ("all": every one)
+    attack_overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,35 +119,40 @@ def _is_lm(data: Any) -> bool:
 def prepare(spec: RunSpec, ws: Workspace, *, progress: bool = True) -> Trained:
     """Build the splits and train (or load from the cache) the original and the oracle."""
     data = resolve_scenario(spec).build(spec.forget, spec.seed, model=spec.model)
-    cache = ws.cache
     models, meta = {}, {}
     for role in ("original", "oracle"):
-        key = data.model_key(role)
-        if _is_lm(data):
-            model = data.new_model()
-        else:
-            model = build_model(data.model, data.pool.input_shape, data.n_classes, data.seed)
-        cached = cache.load(key, model)
-        if cached is None:
-            model.to(device())
-            _warm_up(model, data)
-            start = time.perf_counter()
-            with count_passes(model) as passes:
-                if _is_lm(data):
-                    stats = runner_lm.train(model, data, role, progress=progress)
-                else:
-                    split = data.train_split() if role == "original" else data.retain
-                    train(model, split, data.task, data.recipe, seed=data.seed,
-                          desc=f"train {role}", progress=progress)
-                    stats = {}
-            cached = {"role": role, "seconds": time.perf_counter() - start,
-                      "forward": passes.forward, "backward": passes.backward,
-                      "scenario": data.scenario, "seed": data.seed, **stats}
-            cache.save(key, model, cached,
-                       runner_lm.exporter(model, data) if _is_lm(data) else None)
-        models[role] = model.to(device()).eval()
-        meta[role] = cached
+        models[role], meta[role] = trained_model(data, role, ws, progress=progress)
     return Trained(data, models["original"], models["oracle"], meta)
+
+
+def trained_model(data: Any, role: str, ws: Workspace, *, progress: bool = True,
+                  ) -> tuple[nn.Module, dict[str, Any]]:
+    """The ``original`` or ``oracle`` model of built ``data``, from the cache or trained."""
+    cache = ws.cache
+    key = data.model_key(role)
+    if _is_lm(data):
+        model = data.new_model()
+    else:
+        model = build_model(data.model, data.pool.input_shape, data.n_classes, data.seed)
+    cached = cache.load(key, model)
+    if cached is None:
+        model.to(device())
+        _warm_up(model, data)
+        start = time.perf_counter()
+        with count_passes(model) as passes:
+            if _is_lm(data):
+                stats = runner_lm.train(model, data, role, progress=progress)
+            else:
+                split = data.train_split() if role == "original" else data.retain
+                train(model, split, data.task, data.recipe, seed=data.seed,
+                      desc=f"train {role}", progress=progress)
+                stats = {}
+        cached = {"role": role, "seconds": time.perf_counter() - start,
+                  "forward": passes.forward, "backward": passes.backward,
+                  "scenario": data.scenario, "seed": data.seed, **stats}
+        cache.save(key, model, cached,
+                   runner_lm.exporter(model, data) if _is_lm(data) else None)
+    return model.to(device()).eval(), cached
 
 
 def method_config(spec: RunSpec, method: MethodSpec, scenario: str,
@@ -154,8 +164,19 @@ def method_config(spec: RunSpec, method: MethodSpec, scenario: str,
     return build_config(method.config, {**preset, **spec.overrides}), preset
 
 
+@dataclass(frozen=True)
+class Step:
+    """One request of a sequence (``obliviate.sequential``): unlearn ``unlearn_data`` from
+    ``start`` (the previous step's model); ``Trained.data`` holds every request so far."""
+
+    start: nn.Module
+    unlearn_data: UnlearnData
+    info: dict[str, Any]
+    result: dict[str, nn.Module] = field(default_factory=dict)  # run() leaves "model" here
+
+
 def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
-        progress: bool = True) -> tuple[dict[str, Any], Path]:
+        progress: bool = True, step: Step | None = None) -> tuple[dict[str, Any], Path]:
     """Unlearn, evaluate beside the oracle, write the record and index it in the store."""
     scenario = resolve_scenario(spec)
     method = get_method(spec.method, task="causal_lm" if scenario.kind == "lm"
@@ -163,17 +184,19 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
     cfg, preset = method_config(spec, method, scenario.name)
     if spec.lora and scenario.kind != "lm":  # before any training, not after
         raise ObliviateError("--lora is for language models (the people scenarios)")
+    attack_cfgs = attack_configs(spec, "lm" if scenario.kind == "lm" else "classification")
     store = ws.store()  # open before the slow part: a bad URL fails at once
     writable_dir(ws.runs_dir)  # likewise: never lose a finished run to an unwritable directory
     t = trained or prepare(spec, ws, progress=progress)
     data = t.data
-    model = copy.deepcopy(t.original)
+    model = copy.deepcopy(t.original if step is None else step.start)
     if spec.lora:
         model = add_lora(model)
     _warm_up(t.original, data)
     start = time.perf_counter()
     with count_passes(model) as passes:
-        result = method.unlearn(model, data.unlearn_data(), cfg, task=data.task, seed=spec.seed)
+        result = method.unlearn(model, data.unlearn_data() if step is None else
+                                step.unlearn_data, cfg, task=data.task, seed=spec.seed)
     seconds = time.perf_counter() - start
     unlearned = result.model.eval()
     if spec.lora:  # fold the adapter in: evaluation and records see a plain model
@@ -190,6 +213,15 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
         metrics, per_class = evaluate(models, data, seed=spec.seed)
         extra = {"per_class_accuracy": per_class}
         arrays = classifier_arrays(models, data, seed=spec.seed)
+    if step is not None:
+        extra["sequence"] = step.info
+        step.result["model"] = unlearned
+    if attack_cfgs:
+        def pairs(k: int) -> list[tuple[nn.Module, nn.Module]]:
+            return _shadow_pairs(t, unlearned, method, cfg, ws, k, progress)
+        extra["attacks"] = run_attacks(list(attack_cfgs), attack_cfgs,
+                                       Target(data, models, spec.seed),
+                                       None if _is_lm(data) else pairs)
     retrain_s = float(t.meta["oracle"]["seconds"])
     efficiency = {"unlearn_seconds": seconds, "retrain_seconds": retrain_s,
                   "ratio": seconds / retrain_s, "forward": passes.forward,
@@ -204,6 +236,35 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
     path = write_record(record, ws.runs_dir)
     store.add(record, path)
     return record, path
+
+
+def attack_configs(spec: RunSpec, kind: str) -> dict[str, object]:
+    """The configs of the attacks a spec asks for, checked before anything is trained."""
+    names = parse_attacks(",".join(spec.attacks), kind) if spec.attacks else []
+    stray = sorted(set(spec.attack_overrides) - set(names))
+    if stray:
+        raise ObliviateError(f"--attack-set names {stray[0]!r}, which is not among the "
+                             f"attacks of this run ({', '.join(names) or 'none'})")
+    return {n: build_config(ATTACKS[n].config, dict(spec.attack_overrides.get(n, {})))
+            for n in names}
+
+
+def _shadow_pairs(t: Trained, unlearned: nn.Module, method: MethodSpec, cfg: object,
+                  ws: Workspace, k: int, progress: bool) -> list[tuple[nn.Module, nn.Module]]:
+    """K (unlearned, oracle) pairs on the run's splits, seeds seed..seed+K-1: the run's own
+    pair, then models trained (or loaded from the cache) and unlearned with other seeds."""
+    pairs = [(unlearned, t.oracle)]
+    for i in tqdm(range(1, k), desc="shadow models", leave=False, disable=not progress):
+        data = dataclasses.replace(t.data, seed=t.data.seed + i)
+        original, _ = trained_model(data, "original", ws, progress=False)
+        oracle, _ = trained_model(data, "oracle", ws, progress=False)
+        result = method.unlearn(copy.deepcopy(original), data.unlearn_data(), cfg,
+                                task=data.task, seed=data.seed)
+        model = result.model.eval()
+        if not all(torch.isfinite(p).all() for p in model.state_dict().values()):
+            raise DivergedError(f"method {method.name!r} diverged on shadow seed {data.seed}")
+        pairs.append((model, oracle))
+    return pairs
 
 
 def _warm_up(model: nn.Module, data: Any) -> None:

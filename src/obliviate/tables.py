@@ -130,3 +130,40 @@ def lm_leaderboard(records: Sequence[dict[str, Any]]) -> str:
     header = ["method", "FQ", "MU", "MU/orig", *[h for _, h, _ in LM_COLUMNS[2:]],
               "time s", "% retrain"]
     return format_table(header, rows)
+
+
+def attack_table(record: dict[str, Any]) -> str:
+    """The record's attacks: the forget metric before, after the attack, and the oracle's
+    after the same attack (the baseline: what never-learned data looks like)."""
+    rows, notes = [], []
+    for name, a in record.get("attacks", {}).items():
+        for variant, v in a.get("variants", {}).items():
+            rows.append([name, variant, f"{a['metric']} ({a['unit']})",
+                         _num(v["before"]["unlearned"]), _num(v["after"]["unlearned"]),
+                         _num(v["after"]["oracle"]), _num(v["after"].get("original")),
+                         v["verdict"]])
+        for key, value in a.get("values", {}).items():
+            ideal = a.get("ideal", {}).get(key)
+            notes.append(f"{name}: {key} {value:.3f}" + ("" if ideal is None else
+                                                         f" (ideal {ideal:g})"))
+    out = []
+    if rows:
+        out.append(format_table(["attack", "variant", "metric", "before", "after attack",
+                                 "oracle after attack", "original after", "verdict"], rows))
+    return "\n".join(out + notes)
+
+
+def sequence_table(records: Sequence[dict[str, Any]]) -> str:
+    """One row per deletion request: what is forgotten so far, unlearned vs its oracle."""
+    lm = records[0]["scenario"]["kind"] == "lm"
+    names = ("Forget quality", "Model utility", "Exact match (D_f)") if lm else (
+        *SCORE_METRICS, "Avg.Gap")
+    rows = []
+    for r in records:
+        seq, m = r["sequence"], r["metrics"]
+        rows.append([f"{seq['request']}/{seq['of']}", str(seq["forget_so_far"]),
+                     *(f"{_num(m[n]['unlearned'], 4 if lm else 2)} | "
+                       f"{_num(m[n]['oracle'], 4 if lm else 2)}" for n in names),
+                     f"{r['efficiency']['unlearn_seconds']:.2f}"])
+    return format_table(["request", "forgotten", *(f"{n} unl | oracle" for n in names),
+                         "time s"], rows)

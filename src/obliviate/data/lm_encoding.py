@@ -41,6 +41,13 @@ def encode_qa(tok: PreTrainedTokenizerBase, question: str, answer: str) -> Encod
     return p + a, [IGNORE] * len(p) + a
 
 
+def encode_cloze(tok: PreTrainedTokenizerBase, prefix: str, answer: str) -> Encoded:
+    """``[BOS] prefix answer`` with labels on the answer only (no EOS: a statement goes on)."""
+    p = _bos(tok) + tok.encode(prefix, add_special_tokens=False)
+    a = tok.encode(" " + answer, add_special_tokens=False)
+    return p + a, [IGNORE] * len(p) + a
+
+
 def encode_text(tok: PreTrainedTokenizerBase, text: str) -> Encoded:
     ids = _bos(tok) + tok.encode(text, add_special_tokens=False) + [int(tok.eos_token_id)]
     labels = list(ids)

@@ -42,10 +42,7 @@ class MethodSpec:
     paper: str
 
 
-CLS = ("classification",)
-# Written against the Task interface only, so they run on a causal LM unchanged. Bad teacher
-# is classification-only until ``reinitialise`` can rebuild modules without reset_parameters()
-# (GPT-2's Conv1D): its incompetent teacher needs it.
+# Written against the Task interface only, so they run on a causal LM unchanged.
 BOTH = ("classification", "causal_lm")
 LM = ("causal_lm",)
 
@@ -64,7 +61,7 @@ METHODS: dict[str, MethodSpec] = {
     "l1_sparse": MethodSpec("l1_sparse", l1_sparse.L1SparseConfig, l1_sparse.unlearn, BOTH,
                             "Jia et al. 2023, NeurIPS (l1-sparse unlearning)"),
     "bad_teacher": MethodSpec("bad_teacher", bad_teacher.BadTeacherConfig, bad_teacher.unlearn,
-                              CLS, "Chundawat et al. 2023, AAAI (competent and incompetent "
+                              BOTH, "Chundawat et al. 2023, AAAI (competent and incompetent "
                               "teachers)"),
     "scrub": MethodSpec("scrub", scrub.ScrubConfig, scrub.unlearn, BOTH,
                         "Kurmanji et al. 2023, NeurIPS (SCRUB, selective distillation)"),

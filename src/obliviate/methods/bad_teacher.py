@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from obliviate.losses import kl_to_teacher
-from obliviate.methods.common import check_fraction, check_positive, device_of, reinitialise
+from obliviate.methods.common import check_fraction, check_positive, device_of, fresh_weights
 from obliviate.training import epoch_batches
 from obliviate.types import Batch, Split, Task, UnlearnData, UnlearnResult
 
@@ -43,10 +43,11 @@ class BadTeacherConfig:
 
 
 def incompetent_copy(model: nn.Module, seed: int) -> nn.Module:
-    """A frozen copy of ``model`` with every submodule re-initialised (the same seed, the
-    same weights): the paper's randomly initialised teacher of the same architecture."""
+    """A frozen copy of ``model`` with fresh weights (the same seed, the same weights): the
+    paper's randomly initialised teacher of the same architecture. For a language model it
+    predicts next tokens about uniformly, as the paper's random network predicts classes."""
     bad = copy.deepcopy(model)
-    reinitialise(bad, seed)
+    fresh_weights(bad, seed)
     return _frozen(bad)
 
 

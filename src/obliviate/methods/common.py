@@ -70,3 +70,20 @@ def reinitialise(model: nn.Module, seed: int) -> None:
     with torch.no_grad():
         for p, q in zip(model.state_dict().values(), fresh.state_dict().values(), strict=True):
             p.copy_(q)
+
+
+def fresh_weights(model: nn.Module, seed: int) -> None:
+    """Give ``model`` freshly initialised weights, deterministically for ``seed``.
+
+    A Hugging Face model is rebuilt from its config under ``seeded(seed)``, the way
+    ``build_gpt2`` built it (GPT-2's Conv1D has no ``reset_parameters``), and its state
+    loaded in place; any other model goes through ``reinitialise``.
+    """
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(type(model), "config_class"):
+        reinitialise(model, seed)
+        return
+    with seeded(seed):
+        fresh = type(model)(config)
+    model.load_state_dict(fresh.state_dict())
+

@@ -17,8 +17,7 @@ from transformers import PreTrainedModel
 
 from obliviate.errors import ObliviateError
 from obliviate.lm_training import LMRecipe, train_lm
-from obliviate.methods.common import reinitialise
-from obliviate.seeding import seeded
+from obliviate.methods.common import fresh_weights, reinitialise
 from obliviate.tasks.causal_lm import CausalLMTask
 from obliviate.training import train
 from obliviate.types import Split, Task, UnlearnData, UnlearnResult
@@ -74,9 +73,7 @@ def _retrain_lm(model: nn.Module, data: UnlearnData, cfg: RetrainConfig, task: T
     if not isinstance(model, PreTrainedModel) or not isinstance(task, CausalLMTask):
         raise ObliviateError(f"retrain with an LMRecipe needs a Hugging Face causal LM and the "
                              f"causal_lm task, got {type(model).__name__} and {task.name!r}")
-    with seeded(seed):  # Conv1D and friends have no reset_parameters(): rebuild instead
-        fresh = type(model)(model.config)
-    model.load_state_dict(fresh.state_dict())
+    fresh_weights(model, seed)
     if cfg.epochs is not None:
         recipe = dataclasses.replace(recipe, max_epochs=cfg.epochs)
     if cfg.lr is not None:

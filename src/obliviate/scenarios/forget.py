@@ -1,4 +1,4 @@
-"""Forget-set selectors: ``class:K``, ``random:FRACTION``, ``indices:FILE``."""
+"""Forget-set selectors: ``class:K``, ``random:FRACTION``, ``indices:FILE``, ``worst:F``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ SELECTORS = {
     "class": "class:K — every training sample of class K (a label id or class name)",
     "random": "random:F — a uniformly random fraction 0 < F < 1 of the training samples",
     "indices": "indices:FILE — the source-file rows listed in FILE (.npy, or text of integers)",
+    "worst": "worst:F — a hard-to-unlearn fraction F: the most typical training samples "
+             "(Fan et al. 2024's worst case, by a cross-validated proxy)",
 }
 
 
@@ -41,12 +43,52 @@ def select_forget(spec: str, pool: Pool, train_pos: np.ndarray, seed: int,
                                  "training samples rounds to 0")
         rng = np.random.default_rng(seed)
         chosen = np.sort(rng.choice(train_pos, size=k, replace=False))
+    elif kind == "worst":
+        frac = _fraction(arg, spec)
+        k = int(round(frac * len(train_pos)))
+        if k == 0:
+            raise ForgetSetError(f"forget set {spec!r} is empty: {frac} of {len(train_pos)} "
+                                 "training samples rounds to 0")
+        chosen = np.sort(worst_case(pool.x[train_pos], y[train_pos], k, seed, train_pos))
     else:
         chosen = _from_file(Path(arg), pool, train_pos)
     if len(chosen) == len(train_pos):
         raise ForgetSetError(f"forget set {spec!r} is the whole training set; nothing would "
                              "be left to retain")
     return chosen
+
+
+def worst_case(x: np.ndarray, y: np.ndarray, k: int, seed: int,
+               positions: np.ndarray) -> np.ndarray:
+    """The ``k`` of ``positions`` that a model never trained on them predicts best.
+
+    Fan et al. ("Challenging Forgets", ECCV 2024) find the worst-case forget set by bi-level
+    optimisation: the upper level picks samples whose loss stays low after unlearning. A
+    sample's loss under a model that never saw it is what the oracle keeps, and the samples
+    with the lowest such loss are the typical ones: forgetting them must not disturb the
+    model's generalisation, so methods that push their predictions away (relabelling,
+    gradient ascent) overshoot. Our proxy ranks samples by the true-label probability of a
+    5-fold cross-validated logistic regression on standardised inputs (cheap, no network
+    training); noisy labels score low and are never picked. Ties break by position.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    counts = np.bincount(y)
+    folds = int(min(5, counts[counts > 0].min()))
+    if folds < 2:
+        raise ForgetSetError("worst-case selection needs at least 2 training samples of "
+                             "every class (for its cross-validation)")
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    proba = cross_val_predict(clf, flat, y, cv=cv, method="predict_proba")
+    classes = np.unique(y)
+    p_true = proba[np.arange(len(y)), np.searchsorted(classes, y)]
+    order = np.lexsort((np.arange(len(y)), -p_true))
+    return positions[order[:k]]
 
 
 def _class_id(arg: str, pool: Pool) -> int:
