@@ -26,7 +26,7 @@ from obliviate.dashboard import DashboardServer, make_server
 from obliviate.metrics.cka import linear_cka
 from obliviate.records import write_record
 from obliviate.runner import RunSpec, Trained, Workspace, run
-from obliviate.sidecar import read_sidecar
+from obliviate.sidecar import read_sidecar, write_sidecar
 from obliviate.store import Store, sqlite_url
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -39,6 +39,7 @@ class Runs:
     rl: dict[str, Any]
     other: dict[str, Any]  # another forget set: not comparable sample by sample
     bare: dict[str, Any]  # no sidecar
+    lm: dict[str, Any]  # a language-model run (its record and sidecar written here)
 
     def arrays(self, record: dict[str, Any]) -> dict[str, np.ndarray]:
         return read_sidecar(record, self.ws.runs_dir)
@@ -57,7 +58,32 @@ def runs(tmp_path_factory: pytest.TempPathFactory, tiny_class: Trained,
     bare["run_id"] += "-nosidecar"
     del bare["sidecar"]
     ws.store().add(bare, write_record(bare, ws.runs_dir))
-    return Runs(ws, made["ssd"], made["rl"], made["other"], bare)
+    lm = _lm_run(ws)
+    return Runs(ws, made["ssd"], made["rl"], made["other"], bare, lm)
+
+
+def _lm_run(ws: Workspace) -> dict[str, Any]:
+    """A people-scenario record with the LM sidecar keys (training a GPT-2 here would be slow;
+    the runner's LM sidecar is tested with the LM pipeline)."""
+    rng = np.random.default_rng(0)
+    record: dict[str, Any] = {
+        "schema": "obliviate.run/1", "run_id": "20260101T000000-npo-lmfixture",
+        "created": "2026-01-01T00:00:00+00:00",
+        "scenario": {"name": "people-small", "forget": "people:0.1", "seed": 0, "kind": "lm"},
+        "method": {"name": "npo"}, "efficiency": {"ratio": 0.2}, "environment": {},
+        "metrics": {"FQ": {"unit": "p", "original": 0.0, "unlearned": 0.3, "oracle": 1.0,
+                           "per_sample": {}}},
+    }
+    arrays = {}
+    for shift, role in ((0.0, "oracle"), (1.5, "original"), (0.7, "unlearned")):
+        arrays[f"{role}/mia/forget"] = (rng.normal(-3 + shift, 1, 60)).astype(np.float32)
+        arrays[f"{role}/mia/holdout"] = (rng.normal(-3, 1, 80)).astype(np.float32)
+        arrays[f"{role}/forget/truth_ratio"] = rng.uniform(0, 1, 60).astype(np.float32)
+        arrays[f"{role}/forget/prob"] = rng.uniform(0, 1, 60).astype(np.float32)
+    runs_dir = ws.runs_dir
+    record["sidecar"] = write_sidecar(runs_dir / f"{record['run_id']}.features.npz", arrays)
+    ws.store().add(record, write_record(record, runs_dir))
+    return record
 
 
 def _serve(store: Store) -> Iterator[DashboardServer]:
@@ -95,7 +121,8 @@ def test_lists_runs(server: DashboardServer, runs: Runs) -> None:
     status, body = get(server, "/api/runs")
     assert status == 200 and "hint" not in body
     listed = {r["run_id"]: r for r in body["runs"]}
-    assert set(listed) == {r["run_id"] for r in (runs.ssd, runs.rl, runs.other, runs.bare)}
+    assert set(listed) == {r["run_id"] for r in (runs.ssd, runs.rl, runs.other, runs.bare,
+                                                 runs.lm)}
     assert listed[runs.ssd["run_id"]]["sidecar"] and not listed[runs.bare["run_id"]]["sidecar"]
 
 
@@ -110,10 +137,12 @@ def test_empty_store_says_how_to_make_a_run(empty_server: DashboardServer) -> No
     ("a={ssd}&b=nope", 404, "no run 'nope' in the store"),
     ("a={ssd}&b=@best", 400, "b='@best' is neither a run id nor one of @oracle, @original"),
     ("b=@oracle", 400, "pick model A"),
+    ("a={ssd}&b={lm}", 400, "pick two runs of the same kind"),
 ])
 def test_bad_requests_are_clear_json_errors(server: DashboardServer, runs: Runs, query: str,
                                             status: int, message: str) -> None:
-    got, body = get(server, "/api/compare?" + query.format(ssd=runs.ssd["run_id"]))
+    got, body = get(server, "/api/compare?" + query.format(ssd=runs.ssd["run_id"],
+                                                           lm=runs.lm["run_id"]))
     assert (got, body) == (status, {"error": body["error"]})
     assert message in body["error"]
 
@@ -141,6 +170,18 @@ def test_different_forget_sets_are_not_compared_sample_by_sample(
     for view in ("projection", "changed", "layers"):
         assert "random:0.1" in p[view]["unavailable"]
     assert "test" in p["confusion"]["splits"] and "a" in p["mia"]
+
+
+def test_language_model_runs_compare_min_k_scores(server: DashboardServer, runs: Runs) -> None:
+    status, p = get(server, f"/api/compare?a={runs.lm['run_id']}&b=@original")
+    assert status == 200 and p["kind"] == "lm"
+    s = runs.arrays(runs.lm)
+    assert (p["mia"]["member"], p["mia"]["nonmember"]) == ("forget", "holdout")
+    assert p["mia"]["a"]["member"] == [float(v) for v in s["unlearned/mia/forget"]]
+    assert p["mia"]["b"]["nonmember"] == [float(v) for v in s["original/mia/holdout"]]
+    assert "classifier runs only" in p["classes"]["unavailable"]
+    assert "language-model runs" in p["layers"]["unavailable"]
+    assert p["summary"] == [{"metric": "FQ", "unit": "p", "a": 0.3, "b": 0.0, "oracle": 1.0}]
 
 
 def test_projection_is_the_joint_pca(server: DashboardServer, runs: Runs) -> None:
@@ -183,7 +224,7 @@ def test_cli_serves_until_ctrl_c(runs: Runs) -> None:
         assert line.startswith("obliviate dashboard at http://localhost:"), line
         url = line.split()[3]
         with urllib.request.urlopen(url + "api/runs", timeout=10) as r:
-            assert len(json.loads(r.read())["runs"]) == 4
+            assert len(json.loads(r.read())["runs"]) == 5
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and err == ""
@@ -356,3 +397,18 @@ def test_empty_store_page(browser: Any, empty_server: DashboardServer) -> None:
     message = browser.find_element("id", "message")
     assert message.is_displayed() and "no runs in this store yet" in message.text
     assert "obliviate run --scenario digits" in message.text
+
+
+def test_language_model_attack_view(browser: Any, server: DashboardServer, runs: Runs) -> None:
+    assert _open(browser, server.url) == "ready"
+    _pick(browser, runs.lm["run_id"], "@oracle")
+    s = runs.arrays(runs.lm)
+    t = float(browser.find_element("id", "mia-threshold-value").get_attribute("data-threshold"))
+    for model, role in (("a", "unlearned"), ("b", "oracle")):
+        assert _value(browser, f"#tpr-{model}") == pytest.approx(
+            _rates(s[f"{role}/mia/forget"], t), abs=1e-12)
+        assert _value(browser, f"#fpr-{model}") == pytest.approx(
+            _rates(s[f"{role}/mia/holdout"], t), abs=1e-12)
+    assert "Min-K%" in browser.find_element("id", "mia-explain").text
+    note = browser.find_element("css selector", "#view-layer .unavailable")
+    assert note.is_displayed() and "language-model runs" in note.text
