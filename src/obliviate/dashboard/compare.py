@@ -111,9 +111,11 @@ def class_accuracy(ma: Model, mb: Model) -> dict[str, Any]:
 def confusion(ma: Model, sa_: dict[str, np.ndarray], mb: Model,
               sb: dict[str, np.ndarray]) -> dict[str, Any]:
     """Per split: each model's confusion matrix (rows true, columns predicted) and B - A."""
-    n = len(ma.run.record["scenario"].get("classes", [])) or 1 + int(max(
-        max(s[sc.label_key(p)].max(initial=0), s[sc.pred_key(m.role, p)].max(initial=0))
-        for s, m in ((sa_, ma), (sb, mb)) for p in sc.SPLITS))
+    n = len(ma.run.record["scenario"].get("classes", []))
+    if not n:  # a record without class names: as many classes as labels and predictions show
+        seen = [s[k].max(initial=0) for s, m in ((sa_, ma), (sb, mb)) for p in sc.SPLITS
+                for k in (sc.label_key(p), sc.pred_key(m.role, p))]
+        n = 1 + int(max(seen))
     out: dict[str, Any] = {"classes": n, "splits": {}}
     for split in sc.SPLITS:
         mats = {}

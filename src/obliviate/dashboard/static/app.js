@@ -115,6 +115,7 @@ async function load(requested) {
   $("#comparison").hidden = false;
   $("#comparison").dataset.a = a;
   $("#comparison").dataset.b = b;
+  history.replaceState(null, "", "?" + new URLSearchParams({ a, b }));  // reload keeps the pair
   document.body.dataset.state = "ready";
 }
 
