@@ -80,8 +80,9 @@ def per_class_section(runs: Sequence[Run]) -> str:
                          "test accuracy (%)", title=f"per-class accuracy, {r.run_id}")
         body.append(f"<h3>{page.esc(_run_title(r))}</h3>"
                     + f'<div data-run="{page.esc(r.run_id)}">'
-                    + page.table(["model", *classes], rows, name=f"per-class {r.run_id}")
-                    + page.charts([page.figure(chart, "Original, unlearned and oracle per "
+                    + page.charts([page.table(["model", *classes], rows,
+                                              name=f"per-class {r.run_id}"),
+                                   page.figure(chart, "Original, unlearned and oracle per "
                                                "class.")]) + "</div>")
     if not runs:
         body.append(page.note(_NONE))
@@ -114,14 +115,14 @@ def mia_blocks(runs: Sequence[Run]) -> list[str]:
             curves.append((f"{role} AUC {auc:.3f}", role, fpr, tpr))
             rows.append(page.row([page.text_cell(role), page.num(auc, 4, role=role, auc="1"),
                                   page.num(len(f), 0), page.num(len(t), 0)], role=role))
-        figures.append(page.figure(svg.lines(curves, "false positive rate (test)",
-                                             "true positive rate (forget)",
-                                             title="ROC forget vs test", diagonal=True),
-                                   "Calling a sample a member when its confidence is high: "
-                                   "forget (members) vs test (non-members)."))
-        out.append(f"<h3>{page.esc(_run_title(r))}</h3>" + f'<div data-run="{page.esc(r.run_id)}"'
-                   ' data-mia="classifier">'
-                   + page.table(["model", "ROC AUC forget vs test", "forget n", "test n"], rows,
-                                name=f"mia {r.run_id}")
-                   + page.charts(figures) + "</div>")
+        roc_fig = page.figure(
+            svg.lines(curves, "false positive rate (test)", "true positive rate (forget)",
+                      title="ROC forget vs test", diagonal=True),
+            "Calling a sample a member when its confidence is high: forget (members) vs test "
+            "(non-members).")
+        auc_table = page.table(["model", "ROC AUC forget vs test", "forget n", "test n"], rows,
+                               name=f"mia {r.run_id}")
+        out.append(f"<h3>{page.esc(_run_title(r))}</h3>"
+                   f'<div data-run="{page.esc(r.run_id)}" data-mia="classifier">'
+                   + page.charts([auc_table, roc_fig]) + page.charts(figures) + "</div>")
     return out

@@ -3,8 +3,9 @@ and the Min-K% membership scores (forget vs holdout biographies)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+
+import numpy as np
 
 from obliviate import sidecar as sc
 from obliviate.report import page, svg
@@ -51,7 +52,7 @@ def tradeoff_section(runs: Sequence[Run]) -> str:
                                         mm["Model utility"][role], role, role))
         chart = svg.scatter(points, "forget quality (p)", "model utility",
                             title=f"forget quality vs model utility, {group_title(key)}",
-                            front=[xy[i] for i in front], x_log=True,
+                            front=[xy[i] for i in front], x_log=True, y_range=(0.0, 1.0),
                             legend=[("unlearned", "unlearned"), ("front", "Pareto front"),
                                     ("oracle", "oracle"), ("original", "original")])
         rows = [page.row([page.text_cell(r.method), page.num(r.record["scenario"]["seed"], 0),
@@ -82,10 +83,8 @@ def truth_ratio_section(runs: Sequence[Run]) -> str:
         a = r.arrays()
         u, o = a[sc.truth_ratio_key("unlearned")], a[sc.truth_ratio_key("oracle")]
         stat, p = ks(u, o)
-        hi = max(1.0, float(max(u.max(), o.max()))) if len(u) else 1.0
         chart = svg.histograms([("unlearned", "unlearned", u), ("oracle", "oracle", o)],
-                               "truth ratio R", title=f"truth ratios, {r.run_id}",
-                               x_range=(0.0, math.ceil(hi * 10) / 10))
+                               "truth ratio R", title=f"truth ratios, {r.run_id}")
         recorded = r.record["metrics"]["Forget quality"]["unlearned"]
         stats = (f'<p class="ks" data-run="{page.esc(r.run_id)}" data-ks-statistic="{stat!r}" '
                  f'data-ks-pvalue="{p!r}" data-forget-quality="{float(recorded)!r}" '
@@ -93,10 +92,34 @@ def truth_ratio_section(runs: Sequence[Run]) -> str:
                  f"{len(u)} questions (the record's forget quality: "
                  f"{page.fmt(recorded, 4)})</p>")
         body.append(f"<h3>{page.esc(_title(r))}</h3>" + stats + page.charts(
-            [page.figure(chart, "Unlearned vs oracle truth ratios on the forget questions.")]))
+            [page.figure(chart, "Unlearned vs oracle truth ratios on the forget questions."),
+             page.figure(_cdfs(u, o, stat), "Their cumulative distributions; the purple "
+                         "segment is the KS statistic D, the largest vertical gap.")]))
     if not runs:
         body.append(page.note(_NONE))
     return page.section("truth-ratio", "Truth ratios: unlearned vs oracle", "".join(body))
+
+
+def _cdfs(u: np.ndarray, o: np.ndarray, stat: float) -> str:
+    """Empirical CDFs of both samples as steps, and D where the gap is largest."""
+    u, o = np.sort(u.astype(np.float64)), np.sort(o.astype(np.float64))
+    pooled = np.concatenate([u, o])
+    lo, hi = float(pooled.min()), float(pooled.max())
+    lo, hi = (lo - 0.5, hi + 0.5) if hi <= lo else (lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
+
+    def steps(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = np.arange(len(v) + 1) / len(v)
+        return np.r_[lo, np.repeat(v, 2), hi], np.repeat(k, 2)
+
+    grid = np.sort(pooled)
+    gap = np.abs(np.searchsorted(u, grid, "right") / len(u)
+                 - np.searchsorted(o, grid, "right") / len(o))
+    at = float(grid[int(np.argmax(gap))])
+    fu, fo = (float(np.searchsorted(v, at, "right") / len(v)) for v in (u, o))
+    return svg.lines([("unlearned", "unlearned", *steps(u)), ("oracle", "oracle", *steps(o)),
+                      (f"D = {stat:.3f}", "front", np.array([at, at]), np.array([fu, fo]))],
+                     "truth ratio R", "cumulative share of questions",
+                     title="truth-ratio CDFs", x_range=(lo, hi))
 
 
 def examples_section(runs: Sequence[Run]) -> str:
@@ -112,7 +135,7 @@ def examples_section(runs: Sequence[Run]) -> str:
                           for k in ("question", "answer", *ROLES)], run=r.run_id) for e in ex]
         body.append(f"<h3>{page.esc(_title(r))}</h3>" + page.table(
             ["question", "true answer", "original", "unlearned", "oracle"], rows,
-            name=f"examples {r.run_id}"))
+            name=f"examples {r.run_id}", text=True))
     if not runs:
         body.append(page.note(_NONE))
     return page.section("examples", "Example questions", "".join(body))
@@ -137,14 +160,14 @@ def mia_blocks(runs: Sequence[Run]) -> list[str]:
             curves.append((f"{role} AUC {auc:.3f}", role, fpr, tpr))
             rows.append(page.row([page.text_cell(role), page.num(auc, 4, role=role, auc="1"),
                                   page.num(len(f), 0), page.num(len(h), 0)], role=role))
-        figures.append(page.figure(svg.lines(curves, "false positive rate (holdout)",
-                                             "true positive rate (forget)",
-                                             title="ROC forget vs holdout", diagonal=True),
-                                   "Min-K% membership inference: forget biographies "
-                                   "(members) vs holdout people never trained on."))
-        out.append(f"<h3>{page.esc(_title(r))}</h3>" + f'<div data-run="{page.esc(r.run_id)}"'
-                   ' data-mia="lm">'
-                   + page.table(["model", "ROC AUC forget vs holdout", "forget n",
-                                 "holdout n"], rows, name=f"mia {r.run_id}")
-                   + page.charts(figures) + "</div>")
+        roc_fig = page.figure(
+            svg.lines(curves, "false positive rate (holdout)", "true positive rate (forget)",
+                      title="ROC forget vs holdout", diagonal=True),
+            "Min-K% membership inference: forget biographies (members) vs holdout people "
+            "never trained on.")
+        auc_table = page.table(["model", "ROC AUC forget vs holdout", "forget n", "holdout n"],
+                               rows, name=f"mia {r.run_id}")
+        out.append(f"<h3>{page.esc(_title(r))}</h3>"
+                   f'<div data-run="{page.esc(r.run_id)}" data-mia="lm">'
+                   + page.charts([auc_table, roc_fig]) + page.charts(figures) + "</div>")
     return out

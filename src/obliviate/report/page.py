@@ -21,7 +21,7 @@ th,td{padding:3px 9px;border-bottom:1px solid #e4e7ee;text-align:right;white-spa
 th{background:#f3f5f9;font-weight:600}td.text,th.text{text-align:left;white-space:normal}
 tr.ref td{color:#5a6272}pre{background:#f6f7fa;padding:8px;overflow-x:auto;font-size:12px}
 .charts{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0}
-figcaption{font-size:12px;color:#5a6272;max-width:420px}
+figcaption{font-size:12px;color:#5a6272;max-width:340px}
 svg.chart{background:#fff;font-size:10px}rect.plot{fill:#fbfcfd;stroke:#c9ced8}
 line.grid{stroke:#eceff4}line.chance{stroke:#9aa1ad;stroke-dasharray:4 3}
 text.tick{fill:#5a6272}text.label{fill:#1d2330;font-size:11px}
@@ -41,6 +41,8 @@ def esc(text: object) -> str:
 def fmt(v: float | None, digits: int = 2) -> str:
     if v is None:
         return "—"
+    if digits == 0:  # counts: thousands separated
+        return f"{v:,.0f}"
     if v != 0 and (abs(v) < 10 ** -digits or abs(v) >= 1e6):
         return f"{v:.{max(1, digits)}e}"
     return f"{v:.{digits}f}"
@@ -59,9 +61,11 @@ def text_cell(v: object, **attrs: str) -> str:
     return f'<td class="text"{extra}>{esc(v)}</td>'
 
 
-def table(header: Sequence[str], rows: Sequence[str], *, name: str = "") -> str:
-    """``rows`` are pre-built ``<tr>`` strings (cells from ``num``/``text_cell``)."""
-    head = "".join(f'<th class="text">{esc(h)}</th>' if i == 0 else f"<th>{esc(h)}</th>"
+def table(header: Sequence[str], rows: Sequence[str], *, name: str = "",
+          text: bool = False) -> str:
+    """``rows`` are pre-built ``<tr>`` strings (cells from ``num``/``text_cell``); ``text``
+    left-aligns every heading (a table of words, not numbers)."""
+    head = "".join(f'<th class="text">{esc(h)}</th>' if i == 0 or text else f"<th>{esc(h)}</th>"
                    for i, h in enumerate(header))
     attr = f' data-table="{esc(name)}"' if name else ""
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

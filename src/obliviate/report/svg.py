@@ -13,8 +13,8 @@ from html import escape
 
 import numpy as np
 
-W, H = 420, 280  # chart size in px
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 44
+W, H = 340, 250  # chart size in px, legend rows below come on top of H
+LEFT, RIGHT, TOP, BOTTOM = 50, 12, 12, 40
 
 
 @dataclass(frozen=True)
@@ -65,17 +65,33 @@ def limits(values: Sequence[float], *, pad: float = 0.05, log: bool = False,
         return (0.1, 1.0) if log else (0.0, 1.0)
     lo, hi = min(v), max(v)
     if log:
-        return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi) + 1e-12)
+        a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+        return 10.0 ** (a - 1 if a == b else a), 10.0 ** b
     if hi == lo:
         return lo - 1, hi + 1
     return lo - pad * (hi - lo), hi + pad * (hi - lo)
 
 
+def _legend(legend: Sequence[tuple[str, str]]) -> tuple[str, int]:
+    """Legend entries in rows under the x-axis label (never over the data); (svg, height)."""
+    parts, row, x = [], 0, float(LEFT)
+    for kind, text in legend:
+        width = 16 + 5.6 * len(text) + 12  # swatch, text at ~5.6 px a character, gap
+        if x + width > W - RIGHT and x > LEFT:
+            row, x = row + 1, float(LEFT)
+        ly = H + 10 + 14 * row
+        parts.append(f'<rect class="{kind}" x="{x:.0f}" y="{ly - 8}" width="9" height="9"/>'
+                     f'<text class="legend" x="{x + 13:.0f}" y="{ly}">{escape(text)}</text>')
+        x += width
+    return "".join(parts), (14 * (row + 1) + 6 if legend else 0)
+
+
 def _frame(x: Scale, y: Scale, x_label: str, y_label: str, body: str, title: str,
            legend: Sequence[tuple[str, str]] = (), x_ticks: bool = True) -> str:
     # Inline SVG in HTML needs no xmlns: the report names no URL at all.
-    parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
-             f'role="img"><title>{escape(title)}</title>',
+    keys, extra = _legend(legend)
+    parts = [f'<svg class="chart" viewBox="0 0 {W} {H + extra}" width="{W}" '
+             f'height="{H + extra}" role="img"><title>{escape(title)}</title>',
              f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{W - LEFT - RIGHT}" '
              f'height="{H - TOP - BOTTOM}"/>']
     for t in x.ticks() if x_ticks else []:
@@ -93,11 +109,7 @@ def _frame(x: Scale, y: Scale, x_label: str, y_label: str, body: str, title: str
                  f'text-anchor="middle">{escape(x_label)}</text>')
     parts.append(f'<text class="label" transform="translate(14 {(TOP + H - BOTTOM) / 2}) '
                  f'rotate(-90)" text-anchor="middle">{escape(y_label)}</text>')
-    for i, (kind, text) in enumerate(legend):
-        ly = TOP + 12 + 14 * i
-        parts.append(f'<rect class="{kind}" x="{W - RIGHT - 118}" y="{ly - 8}" width="9" '
-                     f'height="9"/><text class="legend" x="{W - RIGHT - 105}" y="{ly}">'
-                     f'{escape(text)}</text>')
+    parts.append(keys)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -113,21 +125,29 @@ def _scales(xs: Sequence[float], ys: Sequence[float], *, x_log: bool = False,
 
 def scatter(points: Sequence[Point], x_label: str, y_label: str, *, title: str,
             front: Sequence[tuple[float, float]] = (), x_log: bool = False,
-            legend: Sequence[tuple[str, str]] = ()) -> str:
-    """Points with a tooltip each; ``front`` is drawn as a staircase line through them."""
-    x, y = _scales([p.x for p in points], [p.y for p in points], x_log=x_log)
+            legend: Sequence[tuple[str, str]] = (),
+            y_range: tuple[float, float] | None = None) -> str:
+    """Points with a tooltip each; ``front`` is drawn as a line through them."""
+    x, y = _scales([p.x for p in points], [p.y for p in points], x_log=x_log, y_range=y_range)
     body = []
     if len(front) > 1:
         path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in front)
         body.append(f'<polyline class="front" points="{path}"/>')
+    labels: dict[tuple[str, str], list[str]] = {}  # coincident points share one label
+    for p in points:
+        labels.setdefault((f"{x(p.x):.0f}", f"{y(p.y):.0f}"), []).append(p.label)
+    for (px, py), names in labels.items():
+        text = ", ".join(dict.fromkeys(names))
+        right = float(px) > LEFT + 0.6 * (W - LEFT - RIGHT)  # keep labels inside the chart
+        body.append(f'<text class="point" x="{float(px) + (-7 if right else 7):.1f}" '
+                    f'y="{float(py) - 6:.1f}" text-anchor="{"end" if right else "start"}">'
+                    f'{escape(text)}</text>')
     for p in points:
         shape = (f'<rect x="{x(p.x) - 5:.1f}" y="{y(p.y) - 5:.1f}" width="10" height="10"'
                  if p.kind in ("oracle", "original") else
                  f'<circle cx="{x(p.x):.1f}" cy="{y(p.y):.1f}" r="4.5"')
         body.append(f'{shape} class="{p.kind}"><title>{escape(p.label)}: '
                     f'({p.x:.4g}, {p.y:.4g})</title></{shape.split()[0][1:]}>')
-        body.append(f'<text class="point" x="{x(p.x) + 7:.1f}" y="{y(p.y) - 6:.1f}">'
-                    f'{escape(p.label)}</text>')
     return _frame(x, y, x_label, y_label, "".join(body), title, legend)
 
 
@@ -157,9 +177,11 @@ def histograms(series: Sequence[tuple[str, str, np.ndarray]], x_label: str, *, t
 
 
 def lines(series: Sequence[tuple[str, str, np.ndarray, np.ndarray]], x_label: str,
-          y_label: str, *, title: str, diagonal: bool = False) -> str:
-    """Lines on [0, 1] x [0, 1] (ROC curves); ``series`` holds (legend, CSS class, x, y)."""
-    x, y = _scales([0, 1], [0, 1], x_range=(0.0, 1.0), y_range=(0.0, 1.0))
+          y_label: str, *, title: str, diagonal: bool = False,
+          x_range: tuple[float, float] = (0.0, 1.0)) -> str:
+    """Lines over ``x_range`` x [0, 1] (ROC curves, CDFs); ``series`` holds (legend, CSS
+    class, x, y)."""
+    x, y = _scales([], [], x_range=x_range, y_range=(0.0, 1.0))
     body = []
     if diagonal:
         body.append(f'<line class="chance" x1="{x(0)}" y1="{y(0)}" x2="{x(1)}" y2="{y(1)}"/>')
