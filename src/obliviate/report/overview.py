@@ -92,20 +92,22 @@ def attacks_section(runs: Sequence[Run]) -> str:
         attacks: dict[str, Any] = r.record.get("attacks") or {}
         for name, a in attacks.items():
             metric = f"{a.get('metric', '')} ({a.get('unit', '')})"
+            d = 2 if a.get("unit") == "%" else 4
             better = "higher" if a.get("higher_is_better") else "lower"
             for variant, v in (a.get("variants") or {}).items():
                 before, after = v.get("before", {}), v.get("after", {})
                 rows.append(page.row(
                     [page.text_cell(r.run_id), page.text_cell(r.method), page.text_cell(name),
                      page.text_cell(variant), page.text_cell(f"{metric}, {better} is better"),
-                     page.num(before.get("unlearned"), 4, attack=name, variant=variant,
+                     page.num(before.get("unlearned"), d, attack=name, variant=variant,
                               role="unlearned", when="before"),
-                     page.num(after.get("unlearned"), 4, attack=name, variant=variant,
+                     page.num(after.get("unlearned"), d, attack=name, variant=variant,
                               role="unlearned", when="after"),
-                     page.num(before.get("oracle"), 4, attack=name, variant=variant,
+                     page.num(before.get("oracle"), d, attack=name, variant=variant,
                               role="oracle", when="before"),
-                     page.num(after.get("oracle"), 4, attack=name, variant=variant,
-                              role="oracle", when="after")],
+                     page.num(after.get("oracle"), d, attack=name, variant=variant,
+                              role="oracle", when="after"),
+                     page.text_cell(v.get("verdict", ""), verdict="1")],
                     run=r.run_id, attack=name, variant=variant))
     if not rows:
         return page.section("attacks", "Attacks",
@@ -114,7 +116,7 @@ def attacks_section(runs: Sequence[Run]) -> str:
                      "and after the attack (relearning, quantization, ...): knowledge that "
                      "returns after the attack was suppressed, not removed.")
     body += page.table(["run", "method", "attack", "variant", "metric", "unlearned before",
-                        "unlearned after", "oracle before", "oracle after"], rows,
+                        "unlearned after", "oracle before", "oracle after", "verdict"], rows,
                        name="attacks")
     return page.section("attacks", "Attacks: before and after", body)
 
