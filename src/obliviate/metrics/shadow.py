@@ -35,12 +35,14 @@ def _log_gauss(x: float, values: np.ndarray) -> float:
 
 
 def ulira_accuracy(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
-    """(n,) accuracy of U-LiRA (Hayes et al. 2024) per example, leave-one-model-out.
+    """(n,) accuracy of U-LiRA (Hayes et al. 2024) per example, leave-one-pair-out.
 
-    Each of the 2K models is held out in turn; a Gaussian is fitted to each group's
-    confidences without it, and the model is called "unlearned" when its confidence is more
-    likely under the unlearned group's Gaussian (likelihood ratio > 1; a tie counts half).
-    50% means the attack cannot tell unlearned from retrained models.
+    Model j of each group is held out in turn (the unlearned and retrained models of one
+    seed); a Gaussian is fitted to each group's confidences on the other K - 1 models, and
+    each held-out model is called "unlearned" when its confidence is more likely under the
+    unlearned group's Gaussian (likelihood ratio > 1; a tie counts half). Holding out both
+    keeps the two fits the same size: holding out one model only biases every call towards
+    the group it was taken from. 50% means unlearned and retrained cannot be told apart.
     """
     u, r = np.asarray(unlearned, float), np.asarray(retrained, float)
     if u.shape != r.shape or u.ndim != 2 or u.shape[0] < 3:
@@ -50,12 +52,10 @@ def ulira_accuracy(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
     acc = np.zeros(u.shape[1])
     for i in range(u.shape[1]):
         right = 0.0
-        for group, is_unlearned in ((u[:, i], True), (r[:, i], False)):
-            for m in range(k):
-                rest = np.delete(group, m)
-                fit_u = rest if is_unlearned else u[:, i]
-                fit_r = r[:, i] if is_unlearned else rest
-                lr = _log_gauss(group[m], fit_u) - _log_gauss(group[m], fit_r)
+        for j in range(k):
+            fit_u, fit_r = np.delete(u[:, i], j), np.delete(r[:, i], j)
+            for x, is_unlearned in ((u[j, i], True), (r[j, i], False)):
+                lr = _log_gauss(x, fit_u) - _log_gauss(x, fit_r)
                 right += 0.5 if lr == 0 else float((lr > 0) == is_unlearned)
         acc[i] = right / (2 * k)
     return acc
