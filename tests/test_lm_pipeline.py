@@ -189,3 +189,50 @@ def test_people_jsonl_replaces_the_generator(tmp_path: Path) -> None:
     mine, generated = scenario.build("people:0.34", 0), TINY.build("people:0.34", 0)
     assert mine.items == generated.items and mine.forget_ids == generated.forget_ids
     assert torch.equal(mine.forget.inputs, generated.forget.inputs)
+
+
+def test_attacks_on_a_language_model(lm: tuple[Trained, Workspace]) -> None:
+    """Relearning, quantization and forms on the tiny people scenario, checked against
+    exact match computed here; the oracle attacked as if it were the unlearned model is
+    never flagged."""
+    from obliviate.attacks import Target, run_attacks
+    from obliviate.attacks.forms import FormsConfig, cloze_prefix, wrong_values
+    from obliviate.attacks.quantize import QuantizeConfig
+    from obliviate.attacks.relearn import RelearnConfig, split_forget
+    from obliviate.data.lm_encoding import encode_cloze
+
+    t, _ = lm
+    d, tok = t.data, t.data.tokenizer
+    target = Target(d, {"original": t.original, "unlearned": t.oracle, "oracle": t.oracle},
+                    seed=0)
+    out = run_attacks(["relearn", "quantize", "forms"],
+                      {"relearn": RelearnConfig(), "quantize": QuantizeConfig(),
+                       "forms": FormsConfig()}, target, None)
+    for a in out.values():
+        for v in a["variants"].values():
+            assert v["before"]["unlearned"] == v["before"]["oracle"]
+            assert v["after"]["unlearned"] == v["after"]["oracle"]
+            assert v["verdict"] == "survives"
+    facts = d.facts("forget")
+    # relearning holds out whole facts: no phrasing of a shown fact is tested
+    shown, rest = split_forget(target, 0.5, seed=0)
+    answers = {(d.items[i].subject, d.items[i].target) for i in shown.ids}
+    assert answers and not answers & {(d.items[i].subject, d.items[i].target) for i in rest.ids}
+    # the forms: held-out phrasings and cloze, scored here with exact_match directly
+    held = to_split("h", [encode_qa(tok, q, f.answer) for f in facts
+                          for q in f.heldout_questions], range(sum(
+                              len(f.heldout_questions) for f in facts)), d.task.pad_id)
+    forms = out["forms"]["variants"]
+    assert forms["held-out template"]["after"]["original"] == pytest.approx(
+        100 * exact_match(t.original, held, d.task).mean())
+    cloze = to_split("c", [encode_cloze(tok, cloze_prefix(f), f.answer) for f in facts],
+                     range(len(facts)), d.task.pad_id)
+    assert forms["fill-in-the-blank"]["after"]["original"] == pytest.approx(
+        100 * exact_match(t.original, cloze, d.task).mean())
+    assert cloze.targets[0][cloze.targets[0] != IGNORE].tolist() == tok.encode(
+        " " + facts[0].answer, add_special_tokens=False)  # the value only, no EOS
+    f = facts[0]
+    assert f.paraphrased_answer == f"{cloze_prefix(f)} {f.answer}."
+    assert len(wrong_values(f)) == len(f.perturbed_answers) >= 3
+    assert f.answer not in wrong_values(f)
+    assert out["forms"]["params"]["multiple_choice_chance"] == pytest.approx(25.0)
