@@ -36,19 +36,11 @@ def select_forget(spec: str, pool: Pool, train_pos: np.ndarray, seed: int,
             raise ForgetSetError(f"forget set {spec!r} is empty: the training data holds no "
                                  f"sample of class {arg!r}")
     elif kind == "random":
-        frac = _fraction(arg, spec)
-        k = int(round(frac * len(train_pos)))
-        if k == 0:
-            raise ForgetSetError(f"forget set {spec!r} is empty: {frac} of {len(train_pos)} "
-                                 "training samples rounds to 0")
+        k = _count(arg, spec, len(train_pos))
         rng = np.random.default_rng(seed)
         chosen = np.sort(rng.choice(train_pos, size=k, replace=False))
     elif kind == "worst":
-        frac = _fraction(arg, spec)
-        k = int(round(frac * len(train_pos)))
-        if k == 0:
-            raise ForgetSetError(f"forget set {spec!r} is empty: {frac} of {len(train_pos)} "
-                                 "training samples rounds to 0")
+        k = _count(arg, spec, len(train_pos))
         chosen = np.sort(worst_case(pool.x[train_pos], y[train_pos], k, seed, train_pos))
     else:
         chosen = _from_file(Path(arg), pool, train_pos)
@@ -106,6 +98,16 @@ def _class_id(arg: str, pool: Pool) -> int:
     if not 0 <= k < len(pool.classes):
         raise ForgetSetError(f"class {k} out of range; the data has classes "
                              f"0..{len(pool.classes) - 1}")
+    return k
+
+
+def _count(arg: str, spec: str, n: int) -> int:
+    """How many of ``n`` training samples the fraction ``arg`` selects (at least one)."""
+    frac = _fraction(arg, spec)
+    k = int(round(frac * n))
+    if k == 0:
+        raise ForgetSetError(f"forget set {spec!r} is empty: {frac} of {n} training samples "
+                             "rounds to 0")
     return k
 
 
