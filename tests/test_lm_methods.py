@@ -148,3 +148,16 @@ def test_answer_rows_align_with_task_logits(tiny_lm: TinyLM) -> None:
         lp, valid = t.task.token_logprobs(t.model, batch)
         mean_p = (lp.exp() * valid).sum(1) / valid.sum(1)
         assert torch.allclose(mean_token_prob(logits, batch), mean_p, atol=1e-6)
+
+
+def test_training_halves_the_rate_on_a_plateau(tiny_lm: TinyLM) -> None:
+    """At lr 1e-12 exact match never moves (0 at every check): best at check 1, stale at 2
+    and 3 -> halved at check 3; stale at 4 and 5 -> halved at 5: scale 1/4."""
+    from obliviate.methods.common import fresh_weights
+
+    model = copy.deepcopy(tiny_lm.model)
+    fresh_weights(model, 0)
+    stats = train_lm(model, tiny_lm.data.forget, tiny_lm.task,
+                     LMRecipe(max_epochs=6, lr=1e-12, check_every=1, plateau_checks=2,
+                              warmup_steps=1), seed=0, progress=False)
+    assert stats["exact_match"] == 0.0 and stats["lr_scale"] == 0.25

@@ -24,7 +24,8 @@ log = logging.getLogger("obliviate")
 
 @dataclass(frozen=True)
 class LMRecipe:
-    """AdamW with linear warm-up, then a constant rate, until the exact-match target."""
+    """AdamW with linear warm-up, then a constant rate (halved on a plateau), until the
+    exact-match target."""
 
     max_epochs: int = 200
     lr: float = 3e-3
@@ -33,11 +34,15 @@ class LMRecipe:
     warmup_steps: int = 200
     target_exact_match: float = 0.95  # the issue's bar: >= 95% of training questions exactly
     check_every: int = 5  # epochs between exact-match checks
+    # Halve the rate after this many checks without a new best exact match: at a constant
+    # 3e-3 the 200-person model hovered at 0.91-0.95 for 30 epochs (measured).
+    plateau_checks: int = 2
 
     def __post_init__(self) -> None:
-        if self.max_epochs < 1 or self.batch_size < 1 or self.check_every < 1:
+        if min(self.max_epochs, self.batch_size, self.check_every, self.plateau_checks) < 1:
             raise ValueError(f"LMRecipe: max_epochs={self.max_epochs}, batch_size="
-                             f"{self.batch_size}, check_every={self.check_every} must be >= 1")
+                             f"{self.batch_size}, check_every={self.check_every}, "
+                             f"plateau_checks={self.plateau_checks} must be >= 1")
         if not 0 < self.target_exact_match <= 1 or self.lr <= 0:
             raise ValueError(f"LMRecipe: target_exact_match={self.target_exact_match} must be "
                              f"in (0, 1] and lr={self.lr} > 0")
@@ -100,7 +105,7 @@ def train_lm(model: nn.Module, split: Split, task: CausalLMTask, recipe: LMRecip
     epoch, em = 0, 0.0
     bar = tqdm(total=recipe.max_epochs, desc=desc, unit="epoch", disable=not progress,
                leave=False)
-    last = -1
+    last, best, stale, scale = -1, -1.0, 0, 1.0
     batches = grouped_batches(split, recipe.batch_size, recipe.max_epochs, seed)
     for step, (epoch, batch) in enumerate(batches):
         if epoch != last:
@@ -109,10 +114,13 @@ def train_lm(model: nn.Module, split: Split, task: CausalLMTask, recipe: LMRecip
                 bar.set_postfix(exact=f"{em:.3f}")
                 if em >= recipe.target_exact_match:
                     break
+                best, stale = (em, 0) if em > best else (best, stale + 1)
+                if stale >= recipe.plateau_checks:
+                    scale, stale = scale / 2, 0
             bar.update(1)
             last = epoch
         for g in opt.param_groups:
-            g["lr"] = recipe.lr * min(1.0, (step + 1) / recipe.warmup_steps)
+            g["lr"] = recipe.lr * scale * min(1.0, (step + 1) / recipe.warmup_steps)
         loss = task.per_sample_loss(model, batch.to(dev)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -125,4 +133,4 @@ def train_lm(model: nn.Module, split: Split, task: CausalLMTask, recipe: LMRecip
                         desc, em, epoch, recipe.target_exact_match)
     bar.close()
     model.eval()
-    return {"epochs": float(epoch), "exact_match": em}
+    return {"epochs": float(epoch), "exact_match": em, "lr_scale": scale}

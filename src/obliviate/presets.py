@@ -42,11 +42,6 @@ _DIGITS_NOISY: dict[str, dict[str, object]] = {
     "scrub": {"lr": 0.03, "msteps": 3, "sgda_epochs": 5, "lr_decay_epochs": (10,)},
     "ssd": {"alpha": 5.0},
     "salun": {"lr": 0.01, "epochs": 5, "batch_size": 32},
-    # Paper defaults (Adam 1e-4, one epoch) leave every answer intact (seed 0: forget exact
-    # match 100%). This one: 13% exact match, model utility 0.92x the original's, 0.36x the
-    # retraining time; forget quality stays ~0 (the truth ratios move further than the
-    # oracle's). Single seed on people-small.
-    "bad_teacher": {"lr": 1e-3, "retain_fraction": 0.3, "batch_size": 8, "epochs": 8},
 }
 
 # Language models: the papers' learning rates (~1e-5) are for 7B-parameter models and do

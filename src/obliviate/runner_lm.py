@@ -19,7 +19,8 @@ def train(model: nn.Module, data: PeopleData, role: str, *, progress: bool) -> d
     split = data.train_split() if role == "original" else data.retain
     stats = train_lm(model, split, data.task, data.recipe, seed=data.seed,
                      judge=data.judge_split(role), desc=f"train {role}", progress=progress)
-    return {"epochs": stats["epochs"], "exact_match": stats["exact_match"]}
+    return {"epochs": stats["epochs"], "exact_match": stats["exact_match"],
+            "lr_scale": stats["lr_scale"]}
 
 
 def exporter(model: nn.Module, data: PeopleData) -> Any:
