@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny digits scenario (MLP, 10 epochs) trained once per session."""
+"""Shared fixtures: a tiny digits scenario (MLP, 10 epochs) trained once per session, and an
+untrained tiny language-model pair."""
 
 from __future__ import annotations
 
@@ -32,6 +33,22 @@ def train_pair(data: ScenarioData) -> Trained:
         models[role] = train(m, split, data.task, data.recipe, seed=data.seed, progress=False)
     meta = {r: {"seconds": 1.0, "forward": 1, "backward": 1} for r in models}
     return Trained(data, models["original"], models["oracle"], meta)
+
+
+def untrained_lm_pair() -> Trained:
+    """The tiny people scenario (forget people:0.34) with untrained GPT-2s (no training: fast);
+    the oracle is perturbed so its answers and truth ratios differ from the original's."""
+    from test_lm_pipeline import TINY  # imported only by the tests that ask for a language model
+
+    SCENARIOS["people-tiny"] = TINY  # so that run() finds the scenario by name
+    data = TINY.build("people:0.34", 0)
+    original, oracle = data.new_model().eval(), data.new_model().eval()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in oracle.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    meta = {r: {"seconds": 1.0, "forward": 1, "backward": 1} for r in ("original", "oracle")}
+    return Trained(data, original, oracle, meta)
 
 
 @pytest.fixture(scope="session")

@@ -15,15 +15,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
+from conftest import untrained_lm_pair
 from obliviate import sidecar as sc
 from obliviate.cli import main
 from obliviate.report import SECTIONS
 from obliviate.runner import RunSpec, Trained, Workspace, run
-from obliviate.scenarios import SCENARIOS
 from obliviate.store import Store, sqlite_url
 
 # ---- a tiny DOM from the stdlib parser -------------------------------------------------
@@ -94,21 +93,6 @@ def value(td: Node) -> float | None:
 # ---- real runs -------------------------------------------------------------------------
 
 
-def _lm_trained() -> Trained:
-    """Untrained tiny GPT-2s (fast); the oracle is perturbed so its answers differ."""
-    from test_lm_pipeline import TINY
-
-    SCENARIOS["people-tiny"] = TINY
-    data = TINY.build("people:0.34", 0)
-    original, oracle = data.new_model().eval(), data.new_model().eval()
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in oracle.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    meta = {r: {"seconds": 1.0, "forward": 1, "backward": 1} for r in ("original", "oracle")}
-    return Trained(data, original, oracle, meta)
-
-
 @pytest.fixture(scope="module")
 def runs(tiny_class: Trained, tmp_path_factory: pytest.TempPathFactory,
          ) -> tuple[Workspace, list[tuple[dict[str, Any], Path]]]:
@@ -117,7 +101,7 @@ def runs(tiny_class: Trained, tmp_path_factory: pytest.TempPathFactory,
                trained=tiny_class, progress=False)
            for m, o in (("ga", {}), ("rl", {"epochs": 1}), ("ft", {"epochs": 1}))]
     out.append(run(RunSpec("ga", "people:0.34", "people-tiny", 0, overrides={"epochs": 1}),
-                   ws, trained=_lm_trained(), progress=False))
+                   ws, trained=untrained_lm_pair(), progress=False))
     return ws, out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import subprocess
@@ -15,10 +14,10 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from conftest import untrained_lm_pair
 from obliviate import sidecar as sc
 from obliviate.errors import ObliviateError
 from obliviate.runner import RunSpec, Trained, Workspace, run
-from obliviate.scenarios import SCENARIOS
 
 _GA = RunSpec("ga", "class:3", model="mlp", use_preset=False)  # the CNN's preset is too hot
 
@@ -149,19 +148,9 @@ def test_sidecar_module_does_not_import_torch() -> None:
 
 
 def test_lm_run_sidecar_and_examples(tmp_path: Path) -> None:
-    """Untrained tiny GPT-2s (no training: fast); the oracle is perturbed so the truth ratios
-    differ from the original's."""
-    from test_lm_pipeline import TINY
-
-    SCENARIOS["people-tiny"] = TINY
-    data = TINY.build("people:0.34", 0)
-    original, oracle = data.new_model().eval(), data.new_model().eval()
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in oracle.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    meta = {r: {"seconds": 1.0, "forward": 1, "backward": 1} for r in ("original", "oracle")}
-    trained = Trained(data, original, oracle, copy.deepcopy(meta))
+    """Untrained tiny GPT-2s with a perturbed oracle, so the truth ratios differ."""
+    trained = untrained_lm_pair()
+    data = trained.data
     record, path = run(RunSpec("ga", "people:0.34", "people-tiny", 0,
                                overrides={"epochs": 1}), Workspace(tmp_path), trained=trained,
                        progress=False)

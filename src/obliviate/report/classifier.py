@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from obliviate import sidecar as sc
 from obliviate.report import page, svg
 from obliviate.report.load import Run
-from obliviate.report.overview import group_title, groups
-from obliviate.report.stats import pareto_front, roc
+from obliviate.report.mia import MiaView, mia_block
+from obliviate.report.overview import group_title, groups, run_title, tradeoff_chart
+from obliviate.report.stats import pareto_front
 
 ROLES = sc.ROLES
 _NONE = "No classifier runs in this report."
@@ -16,6 +18,11 @@ _NONE = "No classifier runs in this report."
 
 def _classifier(runs: Sequence[Run]) -> list[Run]:
     return [r for r in runs if r.kind != "lm"]
+
+
+def _xy(metrics: dict[str, Any], role: str) -> tuple[float, float]:
+    """A model on the trade-off chart: (|UA − UA(oracle)|, TA)."""
+    return abs(metrics["UA"][role] - metrics["UA"]["oracle"]), metrics["TA"][role]
 
 
 def tradeoff_section(runs: Sequence[Run]) -> str:
@@ -28,21 +35,11 @@ def tradeoff_section(runs: Sequence[Run]) -> str:
         "unlearned models (none is closer to the oracle's UA with a higher TA).")]
     for key, rs in groups(runs):
         m = [r.record["metrics"] for r in rs]
-        xy = [(abs(x["UA"]["unlearned"] - x["UA"]["oracle"]), x["TA"]["unlearned"]) for x in m]
+        xy = [_xy(x, "unlearned") for x in m]
         front = pareto_front(xy, maximise_x=False, maximise_y=True)
-        points = [svg.Point(x, y, f"{r.method}·{r.record['scenario']['seed']}",
-                            "front" if i in front else "unlearned")
-                  for i, (r, (x, y)) in enumerate(zip(rs, xy, strict=True))]
-        for seed_run in {r.record["scenario"]["seed"]: r for r in rs}.values():
-            mm = seed_run.record["metrics"]
-            points.append(svg.Point(0.0, mm["TA"]["oracle"], "oracle", "oracle"))
-            points.append(svg.Point(abs(mm["UA"]["original"] - mm["UA"]["oracle"]),
-                                    mm["TA"]["original"], "original", "original"))
-        chart = svg.scatter(points, "|UA − UA(oracle)| (points)", "TA (%)",
-                            title=f"forgetting vs utility, {group_title(key)}",
-                            front=[xy[i] for i in front],
-                            legend=[("unlearned", "unlearned"), ("front", "Pareto front"),
-                                    ("oracle", "oracle"), ("original", "original")])
+        chart = tradeoff_chart(
+            rs, xy, front, _xy, "|UA − UA(oracle)| (points)", "TA (%)",
+            title=f"forgetting vs utility, {group_title(key)}")
         rows = [page.row([page.text_cell(r.method), page.num(r.record["scenario"]["seed"], 0),
                           page.num(x["UA"]["unlearned"], 2, metric="UA"),
                           page.num(x["UA"]["oracle"], 2, metric="UA oracle"),
@@ -78,7 +75,7 @@ def per_class_section(runs: Sequence[Run]) -> str:
                          role=role) for role in ROLES]
         chart = svg.bars(classes, [(role, role, pc[role]) for role in ROLES],
                          "test accuracy (%)", title=f"per-class accuracy, {r.run_id}")
-        body.append(f"<h3>{page.esc(_run_title(r))}</h3>"
+        body.append(f"<h3>{page.esc(run_title(r))}</h3>"
                     + f'<div data-run="{page.esc(r.run_id)}">'
                     + page.charts([page.table(["model", *classes], rows,
                                               name=f"per-class {r.run_id}"),
@@ -89,40 +86,20 @@ def per_class_section(runs: Sequence[Run]) -> str:
     return page.section("per-class", "Per-class accuracy", "".join(body))
 
 
-def _run_title(r: Run) -> str:
-    sc_ = r.record["scenario"]
-    return f"{r.method} · {sc_['name']} · forget {sc_['forget']} · seed {sc_['seed']}"
+_MIA = MiaView(
+    kind="classifier", key=sc.confidence_key, nonmembers="test",
+    score="confidence (p of true label)", scores_title="confidences",
+    per_role="softmax probability of the true label, forget vs test.",
+    roc_note="Calling a sample a member when its confidence is high: forget (members) vs test "
+             "(non-members).",
+    bins=20, x_range=(0.0, 1.0))
 
 
 def mia_blocks(runs: Sequence[Run]) -> list[str]:
     """Per run: confidence histograms (forget vs test) for each role and their ROC curves."""
-    out = []
-    for r in _classifier(runs):
-        if not r.has_sidecar:
-            out.append(page.note(f"run {r.run_id} has no feature sidecar (recorded before "
-                                 "sidecars existed): no score distributions"))
-            continue
-        a = r.arrays()
-        figures, curves, rows = [], [], []
-        for role in ROLES:
-            f = a[sc.confidence_key(role, "forget")]
-            t = a[sc.confidence_key(role, "test")]
-            figures.append(page.figure(svg.histograms(
-                [("forget", "forget", f), ("test", "test", t)], "confidence (p of true label)",
-                title=f"{role} confidences", x_range=(0.0, 1.0)),
-                f"{role}: softmax probability of the true label, forget vs test."))
-            fpr, tpr, auc = roc(f, t)
-            curves.append((f"{role} AUC {auc:.3f}", role, fpr, tpr))
-            rows.append(page.row([page.text_cell(role), page.num(auc, 4, role=role, auc="1"),
-                                  page.num(len(f), 0), page.num(len(t), 0)], role=role))
-        roc_fig = page.figure(
-            svg.lines(curves, "false positive rate (test)", "true positive rate (forget)",
-                      title="ROC forget vs test", diagonal=True),
-            "Calling a sample a member when its confidence is high: forget (members) vs test "
-            "(non-members).")
-        auc_table = page.table(["model", "ROC AUC forget vs test", "forget n", "test n"], rows,
-                               name=f"mia {r.run_id}")
-        out.append(f"<h3>{page.esc(_run_title(r))}</h3>"
-                   f'<div data-run="{page.esc(r.run_id)}" data-mia="classifier">'
-                   + page.charts([auc_table, roc_fig]) + page.charts(figures) + "</div>")
-    return out
+    return [mia_block(r, _MIA) if r.has_sidecar else _no_sidecar(r) for r in _classifier(runs)]
+
+
+def _no_sidecar(r: Run) -> str:
+    return page.note(f"run {r.run_id} has no feature sidecar (recorded before sidecars "
+                     "existed): no score distributions")

@@ -4,14 +4,16 @@ and the Min-K% membership scores (forget vs holdout biographies)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from obliviate import sidecar as sc
 from obliviate.report import page, svg
 from obliviate.report.load import Run
-from obliviate.report.overview import group_title, groups
-from obliviate.report.stats import ks, pareto_front, roc
+from obliviate.report.mia import MiaView, mia_block
+from obliviate.report.overview import group_title, groups, run_title, tradeoff_chart
+from obliviate.report.stats import ks, pareto_front
 
 ROLES = sc.ROLES
 _NONE = "No language-model runs in this report."
@@ -22,14 +24,14 @@ def _lm(runs: Sequence[Run]) -> list[Run]:
     return [r for r in runs if r.kind == "lm"]
 
 
-def _title(r: Run) -> str:
-    s = r.record["scenario"]
-    return f"{r.method} · {s['name']} · forget {s['forget']} · seed {s['seed']}"
-
-
 def _no_sidecar(r: Run) -> str:
     return page.note(f"run {r.run_id} has no feature sidecar (recorded before sidecars "
                      "existed): no per-question distributions")
+
+
+def _xy(metrics: dict[str, Any], role: str) -> tuple[float, float]:
+    """A model on the trade-off chart: (forget quality, floored for the log axis; utility)."""
+    return max(metrics["Forget quality"][role], _FLOOR), metrics["Model utility"][role]
 
 
 def tradeoff_section(runs: Sequence[Run]) -> str:
@@ -39,22 +41,12 @@ def tradeoff_section(runs: Sequence[Run]) -> str:
                       "per run; the dashed line is the Pareto front of the unlearned models.")]
     for key, rs in groups(runs):
         m = [r.record["metrics"] for r in rs]
-        xy = [(max(x["Forget quality"]["unlearned"], _FLOOR), x["Model utility"]["unlearned"])
-              for x in m]
+        xy = [_xy(x, "unlearned") for x in m]
         front = pareto_front(xy, maximise_x=True, maximise_y=True)
-        points = [svg.Point(x, y, f"{r.method}·{r.record['scenario']['seed']}",
-                            "front" if i in front else "unlearned")
-                  for i, (r, (x, y)) in enumerate(zip(rs, xy, strict=True))]
-        for r in {r.record["scenario"]["seed"]: r for r in rs}.values():
-            mm = r.record["metrics"]
-            for role in ("oracle", "original"):
-                points.append(svg.Point(max(mm["Forget quality"][role], _FLOOR),
-                                        mm["Model utility"][role], role, role))
-        chart = svg.scatter(points, "forget quality (p)", "model utility",
-                            title=f"forget quality vs model utility, {group_title(key)}",
-                            front=[xy[i] for i in front], x_log=True, y_range=(0.0, 1.0),
-                            legend=[("unlearned", "unlearned"), ("front", "Pareto front"),
-                                    ("oracle", "oracle"), ("original", "original")])
+        chart = tradeoff_chart(
+            rs, xy, front, _xy, "forget quality (p)", "model utility",
+            title=f"forget quality vs model utility, {group_title(key)}", x_log=True,
+            y_range=(0.0, 1.0))
         rows = [page.row([page.text_cell(r.method), page.num(r.record["scenario"]["seed"], 0),
                           page.num(x["Forget quality"]["unlearned"], 4, metric="Forget quality"),
                           page.num(x["Model utility"]["unlearned"], 3, metric="Model utility"),
@@ -91,7 +83,7 @@ def truth_ratio_section(runs: Sequence[Run]) -> str:
                  f'data-questions="{len(u)}">KS D = {stat:.4f}, p = {page.fmt(p, 4)} over '
                  f"{len(u)} questions (the record's forget quality: "
                  f"{page.fmt(recorded, 4)})</p>")
-        body.append(f"<h3>{page.esc(_title(r))}</h3>" + stats + page.charts(
+        body.append(f"<h3>{page.esc(run_title(r))}</h3>" + stats + page.charts(
             [page.figure(chart, "Unlearned vs oracle truth ratios on the forget questions."),
              page.figure(_cdfs(u, o, stat), "Their cumulative distributions; the purple "
                          "segment is the KS statistic D, the largest vertical gap.")]))
@@ -133,7 +125,7 @@ def examples_section(runs: Sequence[Run]) -> str:
             continue
         rows = [page.row([page.text_cell(e.get(k, ""), field=k)
                           for k in ("question", "answer", *ROLES)], run=r.run_id) for e in ex]
-        body.append(f"<h3>{page.esc(_title(r))}</h3>" + page.table(
+        body.append(f"<h3>{page.esc(run_title(r))}</h3>" + page.table(
             ["question", "true answer", "original", "unlearned", "oracle"], rows,
             name=f"examples {r.run_id}", text=True))
     if not runs:
@@ -141,33 +133,15 @@ def examples_section(runs: Sequence[Run]) -> str:
     return page.section("examples", "Example questions", "".join(body))
 
 
+_MIA = MiaView(
+    kind="lm", key=sc.mia_key, nonmembers="holdout", score="Min-K% (40%) score",
+    scores_title="Min-K% scores",
+    per_role="mean of the lowest 40% token log-probabilities, per biography.",
+    roc_note="Min-K% membership inference: forget biographies (members) vs holdout people "
+             "never trained on.",
+    bins=10, x_range=None)
+
+
 def mia_blocks(runs: Sequence[Run]) -> list[str]:
     """Per LM run: Min-K% (k = 40%) scores of forget vs holdout biographies, and ROC curves."""
-    out = []
-    for r in _lm(runs):
-        if not r.has_sidecar:
-            out.append(_no_sidecar(r))
-            continue
-        a = r.arrays()
-        figures, curves, rows = [], [], []
-        for role in ROLES:
-            f, h = a[sc.mia_key(role, "forget")], a[sc.mia_key(role, "holdout")]
-            figures.append(page.figure(svg.histograms(
-                [("forget", "forget", f), ("holdout", "holdout", h)], "Min-K% (40%) score",
-                title=f"{role} Min-K% scores", bins=10),
-                f"{role}: mean of the lowest 40% token log-probabilities, per biography."))
-            fpr, tpr, auc = roc(f, h)
-            curves.append((f"{role} AUC {auc:.3f}", role, fpr, tpr))
-            rows.append(page.row([page.text_cell(role), page.num(auc, 4, role=role, auc="1"),
-                                  page.num(len(f), 0), page.num(len(h), 0)], role=role))
-        roc_fig = page.figure(
-            svg.lines(curves, "false positive rate (holdout)", "true positive rate (forget)",
-                      title="ROC forget vs holdout", diagonal=True),
-            "Min-K% membership inference: forget biographies (members) vs holdout people "
-            "never trained on.")
-        auc_table = page.table(["model", "ROC AUC forget vs holdout", "forget n", "holdout n"],
-                               rows, name=f"mia {r.run_id}")
-        out.append(f"<h3>{page.esc(_title(r))}</h3>"
-                   f'<div data-run="{page.esc(r.run_id)}" data-mia="lm">'
-                   + page.charts([auc_table, roc_fig]) + page.charts(figures) + "</div>")
-    return out
+    return [mia_block(r, _MIA) if r.has_sidecar else _no_sidecar(r) for r in _lm(runs)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any
 
@@ -21,6 +21,11 @@ def groups(runs: Sequence[Run]) -> list[tuple[tuple[str, str, str], list[Run]]]:
 def group_title(key: tuple[str, str, str]) -> str:
     kind, scenario, forget = key
     return f"{scenario} · forget {forget}" + (" · language model" if kind == "lm" else "")
+
+
+def run_title(r: Run) -> str:
+    s = r.record["scenario"]
+    return f"{r.method} · {s['name']} · forget {s['forget']} · seed {s['seed']}"
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -44,6 +49,24 @@ def _cell(values: Sequence[float | None], digits: int, metric: str) -> str:
 def _by_seed(runs: Sequence[Run]) -> list[Run]:
     """One run per seed: the original's and the oracle's values are in every record."""
     return list({r.record["scenario"]["seed"]: r for r in runs}.values())
+
+
+def tradeoff_chart(rs: Sequence[Run], xy: Sequence[tuple[float, float]], front: Sequence[int],
+                   xy_of: Callable[[dict[str, Any], str], tuple[float, float]],
+                   x_label: str, y_label: str, *, title: str, x_log: bool = False,
+                   y_range: tuple[float, float] | None = None) -> str:
+    """Scatter of the unlearned runs ``rs`` at ``xy`` with their Pareto ``front`` (indices)
+    joined, and each seed's oracle and original at ``xy_of(metrics, role)`` as squares."""
+    points = [svg.Point(x, y, f"{r.method}·{r.record['scenario']['seed']}",
+                        "front" if i in front else "unlearned")
+              for i, (r, (x, y)) in enumerate(zip(rs, xy, strict=True))]
+    for r in _by_seed(rs):
+        for role in ("oracle", "original"):
+            points.append(svg.Point(*xy_of(r.record["metrics"], role), role, role))
+    return svg.scatter(points, x_label, y_label, title=title, front=[xy[i] for i in front],
+                       x_log=x_log, y_range=y_range,
+                       legend=[("unlearned", "unlearned"), ("front", "Pareto front"),
+                               ("oracle", "oracle"), ("original", "original")])
 
 
 def leaderboard_section(runs: Sequence[Run]) -> str:
