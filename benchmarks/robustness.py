@@ -25,12 +25,16 @@ from typing import Any
 import torch
 
 from obliviate.methods import METHODS
+from obliviate.records import read_record
 from obliviate.runner import RunSpec, Workspace, prepare, run
 from obliviate.sequential import sequential
 from obliviate.tables import format_table
 
 CLS_METHODS = [m.name for m in METHODS.values() if "classification" in m.tasks]
 LM_METHODS = [m.name for m in METHODS.values() if "causal_lm" in m.tasks]
+LM_LEGEND = ("exact-match % of forget answers, before -> after the attack (the oracle after "
+             "the same attack); forms compare each form with the trained phrasing; multiple "
+             "choice is chance at 25%")
 
 
 def cell(v: dict[str, Any]) -> str:
@@ -100,7 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lm-scenario", default="people")
     p.add_argument("--lm-methods", default=",".join(LM_METHODS))
     p.add_argument("--home", type=Path, default=None, help="default: a temporary directory")
+    p.add_argument("--report-only", action="store_true",
+                   help="only print the LM attack table of the records in --home (after one "
+                        "process per group of --lm-methods sharing that --home)")
     args = p.parse_args(argv)
+    if args.report_only:
+        if args.home is None:
+            p.error("--report-only needs --home")
+        found = [read_record(f) for f in sorted((args.home / "runs").glob("*.json"))]
+        recs = [r for r in found if r["scenario"]["name"] == args.lm_scenario
+                and r["scenario"]["forget"] == "people:0.1" and "attacks" in r]
+        print_attacks(f"{args.lm_scenario} · forget people:0.1 · seed {args.seed}",
+                      [r for r in recs if r["scenario"]["seed"] == args.seed], LM_LEGEND)
+        return 0
     torch.set_num_threads(1)
     ws = Workspace(args.home or Path(tempfile.mkdtemp(prefix="obliviate-robust-")))
     parts, seed = args.parts.split(","), args.seed
@@ -150,10 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if "lm" in parts:
         recs = attacked(ws, args.lm_scenario, "people:0.1", seed, args.lm_methods.split(","),
                         ("relearn", "quantize", "forms"))
-        print_attacks(f"{args.lm_scenario} · forget people:0.1 · seed {seed}", recs,
-                      "exact-match % of forget answers, before -> after the attack (the oracle "
-                      "after the same attack); forms compare each form with the trained "
-                      "phrasing; multiple choice is chance at 25%")
+        print_attacks(f"{args.lm_scenario} · forget people:0.1 · seed {seed}", recs, LM_LEGEND)
     return 0
 
 

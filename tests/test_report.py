@@ -296,12 +296,21 @@ def test_bad_inputs_are_one_line_errors(runs: Any, tmp_path: Path,
     assert "does not exist" in _error(["report", str(path), "-o",
                                        str(tmp_path / "no" / "r.html")], capsys)
     assert "is a directory" in _error(["report", str(path), "-o", str(tmp_path)], capsys)
-    # A record whose sidecar is gone names the file.
+    assert not (tmp_path / "r.html").exists()  # nothing half-written
+    # A sidecar that is gone, or holds none of its arrays, costs its run's plots only: the
+    # report is written and says which file and why.
     copied = tmp_path / "copied"
     copied.mkdir()
     shutil.copy(path, copied)
-    assert record["sidecar"]["file"] in _error(["report", str(copied), "-o", o], capsys)
-    assert not (tmp_path / "r.html").exists()  # nothing half-written
+    assert main(["report", str(copied), "-o", o]) == 0
+    text = (tmp_path / "r.html").read_text()
+    assert record["sidecar"]["file"] in text and "is missing" in text
+    empty = copied / record["sidecar"]["file"]
+    rec = copy.deepcopy(record)
+    rec["sidecar"] = sc.write_sidecar(empty, {"layers": np.array(["x"])})
+    (copied / path.name).write_text(json.dumps(rec))
+    assert main(["report", str(copied), "-o", o]) == 0
+    assert "lacks" in (tmp_path / "r.html").read_text()
     assert main(["report", "-o", o]) == 2  # RUNS is required (argparse's own one line)
     assert capsys.readouterr().err.startswith("obliviate: error:")
 

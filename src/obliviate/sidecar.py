@@ -90,6 +90,16 @@ def mia_key(role: str, which: str) -> str:
     return f"{role}/mia/{which}"
 
 
+def required_keys(kind: str) -> list[str]:
+    """The arrays every sidecar of a run of this kind holds (layers and probes optional)."""
+    if kind == "lm":
+        return [k for r in ROLES for k in (truth_ratio_key(r), prob_key(r),
+                                           mia_key(r, "forget"), mia_key(r, "holdout"))]
+    return [*(ids_key(s) for s in SPLITS), *(label_key(s) for s in SPLITS),
+            *(f(r, s) for r in ROLES for s in SPLITS
+              for f in (pred_key, confidence_key, features_key))]
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -160,6 +170,14 @@ def read_sidecar(record: str | Path | Mapping[str, Any],
                              f"{got[:12]}..., the record says {str(want)[:12]}...")
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise ObliviateError(f"cannot read feature sidecar {str(path)!r}: {e}") from None
+    if "scenario" not in record:  # not a run record: nothing to check the arrays against
+        return arrays
+    kind = str(record["scenario"].get("kind", "classification"))
+    missing = [k for k in required_keys(kind) if k not in arrays]
+    if missing:
+        raise ObliviateError(f"feature sidecar {str(path)!r} lacks {len(missing)} of the "
+                             f"arrays a {kind} run writes (first: {missing[0]!r})")
+    return arrays

@@ -101,5 +101,4 @@ def mia_blocks(runs: Sequence[Run]) -> list[str]:
 
 
 def _no_sidecar(r: Run) -> str:
-    return page.note(f"run {r.run_id} has no feature sidecar (recorded before sidecars "
-                     "existed): no score distributions")
+    return page.note(f"run {r.run_id}: no score distributions: {r.sidecar_problem}")

@@ -25,8 +25,7 @@ def _lm(runs: Sequence[Run]) -> list[Run]:
 
 
 def _no_sidecar(r: Run) -> str:
-    return page.note(f"run {r.run_id} has no feature sidecar (recorded before sidecars "
-                     "existed): no per-question distributions")
+    return page.note(f"run {r.run_id}: no per-question distributions: {r.sidecar_problem}")
 
 
 def _xy(metrics: dict[str, Any], role: str) -> tuple[float, float]:

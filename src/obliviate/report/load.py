@@ -46,7 +46,16 @@ class Run:
 
     @property
     def has_sidecar(self) -> bool:
-        return "sidecar" in self.record
+        """Whether the run has a readable, complete sidecar (else ``sidecar_problem`` says
+        why): one bad sidecar costs its run's plots, not the whole report."""
+        try:
+            self.arrays()
+        except ObliviateError as e:
+            self.sidecar_problem = str(e)
+            return False
+        return True
+
+    sidecar_problem = "its record names no feature sidecar (recorded before sidecars existed)"
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The sidecar (checked by its SHA-256); a missing or corrupt one is an error."""
