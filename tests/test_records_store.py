@@ -217,3 +217,35 @@ def test_write_nan_is_a_kind_error(tmp_path: Path) -> None:
     rec["per_class_accuracy"] = {"original": [100.0, float("nan")]}
     with pytest.raises(ObliviateError, match="NaN"):
         write_record(rec, tmp_path)
+
+
+
+def test_a_store_created_by_another_process_meanwhile_opens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two benchmark processes sharing a fresh --home raced to create the table; the loser
+    failed with "table runs already exists". Replayed here: another process creates the
+    table between our check and our CREATE TABLE."""
+    import sqlalchemy as sa
+
+    from obliviate import store as store_mod
+
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    real = store_mod.metadata.create_all
+    calls = []
+
+    def racing(engine: sa.engine.Engine, **kw: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            real(engine)  # the other process wins ...
+            raise sa.exc.OperationalError("CREATE TABLE runs", {},
+                                          Exception("table runs already exists"))
+        real(engine)
+
+    monkeypatch.setattr(store_mod.metadata, "create_all", racing)
+    store_mod.Store(url).list()  # ... and we open the store it made
+    def broken(engine: sa.engine.Engine, **kw: object) -> None:
+        raise sa.exc.OperationalError("CREATE TABLE runs", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(store_mod.metadata, "create_all", broken)  # other errors still fail
+    with pytest.raises(ObliviateError, match="disk I/O error"):
+        store_mod.Store(url)

@@ -43,10 +43,20 @@ class Store:
     def __init__(self, url: str) -> None:
         try:
             self.engine = sa.create_engine(url)
-            metadata.create_all(self.engine)
+            self._create_tables()
         except (SQLAlchemyError, ValueError, ImportError) as e:
             raise ObliviateError(f"cannot open run store {_safe(url)!r}: "
                                  f"{e.__class__.__name__}: {str(e).splitlines()[0]}") from None
+
+    def _create_tables(self) -> None:
+        """Create the table if missing. Two processes opening a new store at once both see
+        no table and both create it: the loser's "already exists" is the state it wanted."""
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.OperationalError as e:
+            if "already exists" not in str(e):
+                raise
+            metadata.create_all(self.engine)  # checkfirst now sees the table
 
     def add(self, record: dict[str, Any], path: str | Path) -> None:
         """Index ``record`` (insert or replace), in one transaction."""
