@@ -231,7 +231,9 @@ def test_attacks_absent_then_rendered(runs: Any, report: tuple[str, Node],
         "metric": "UA", "unit": "%", "higher_is_better": True, "params": {"steps": 5},
         "variants": {"5 steps": {"before": {"unlearned": 100.0, "oracle": 100.0},
                                  "after": {"unlearned": 12.5, "oracle": 97.0},
-                                 "verdict": "recovered"}}}}
+                                 "verdict": "recovered"}}},
+        "shadow": {"metric": "U-LiRA / challenge score", "unit": "%", "params": {"k": 4},
+                   "values": {"U-LiRA accuracy": 93.25}, "ideal": {"U-LiRA accuracy": 50.0}}}
     (tmp_path / path.name).write_text(json.dumps(rec))
     shutil.copy(path.parent / rec["sidecar"]["file"], tmp_path)
     html = tmp_path / "r.html"
@@ -244,6 +246,9 @@ def test_attacks_absent_then_rendered(runs: Any, report: tuple[str, Node],
     assert value(tr.one("td", data_role="unlearned", data_when="after")) == 12.5
     assert value(tr.one("td", data_role="oracle", data_when="after")) == 97.0
     assert tr.one("td", data_verdict="1").text() == "recovered"
+    score = parse(text).one("section", id="attacks").one("tr", data_attack="shadow")
+    assert value(score.one("td", data_score="U-LiRA accuracy")) == 93.25
+    assert "50" in score.text()  # the ideal beside it
 
 
 def test_runs_named_by_id_from_runs_dir_and_store(runs: Any, tmp_path: Path) -> None:

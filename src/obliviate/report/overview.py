@@ -132,16 +132,39 @@ def attacks_section(runs: Sequence[Run]) -> str:
                               role="oracle", when="after"),
                      page.text_cell(v.get("verdict", ""), verdict="1")],
                     run=r.run_id, attack=name, variant=variant))
-    if not rows:
+    scores = _shadow_rows(runs)
+    if not rows and not scores:
         return page.section("attacks", "Attacks",
                             page.note("No attacks were run on these runs."))
-    body = page.note("Each attack's metric on the unlearned model and on the oracle, before "
-                     "and after the attack (relearning, quantization, ...): knowledge that "
-                     "returns after the attack was suppressed, not removed.")
-    body += page.table(["run", "method", "attack", "variant", "metric", "unlearned before",
-                        "unlearned after", "oracle before", "oracle after", "verdict"], rows,
-                       name="attacks")
+    body = ""
+    if rows:
+        body += page.note("Each attack's metric on the unlearned model and on the oracle, "
+                          "before and after the attack (relearning, quantization, ...): "
+                          "knowledge that returns after the attack was suppressed, not removed.")
+        body += page.table(["run", "method", "attack", "variant", "metric", "unlearned before",
+                            "unlearned after", "oracle before", "oracle after", "verdict"],
+                           rows, name="attacks")
+    if scores:
+        body += page.note("Shadow-model attacks: scores over K unlearned and K retrained "
+                          "models, beside the value a method indistinguishable from "
+                          "retraining gets.")
+        body += page.table(["run", "method", "attack", "score", "value", "ideal"], scores,
+                           name="attack-scores")
     return page.section("attacks", "Attacks: before and after", body)
+
+
+def _shadow_rows(runs: Sequence[Run]) -> list[str]:
+    """One row per score of attacks that report scores (``values``), not before/after."""
+    rows = []
+    for r in runs:
+        for name, a in (r.record.get("attacks") or {}).items():
+            ideal = a.get("ideal") or {}
+            for key, value in (a.get("values") or {}).items():
+                rows.append(page.row(
+                    [page.text_cell(r.run_id), page.text_cell(r.method), page.text_cell(name),
+                     page.text_cell(key), page.num(value, 4, attack=name, score=key),
+                     page.num(ideal.get(key), 4)], run=r.run_id, attack=name))
+    return rows
 
 
 def efficiency_section(runs: Sequence[Run]) -> str:
