@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from obliviate import runner
+from obliviate.attacks import ATTACKS
 from obliviate.cli import main
 from obliviate.methods import METHODS
 from obliviate.metrics import METRICS
@@ -105,6 +106,8 @@ def test_list_and_show_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         assert name in out
     for m in METHODS.values():
         assert m.name in out and m.paper in out
+    for a in ATTACKS.values():
+        assert f"  {a.name}" in out and a.paper in out
     assert cli(tmp_path, "show-config", "scrub", "--scenario", "digits") == 0
     out = capsys.readouterr().out
     assert METHODS["scrub"].paper in out and "preset for digits" in out

@@ -231,6 +231,9 @@ def _listing() -> str:
     lines.append("methods:")
     lines += [f"  {m.name:12s} tasks: {', '.join(m.tasks):16s} {m.paper}"
               for m in METHODS.values()]
+    lines.append("attacks (--attack):")
+    lines += [f"  {a.name:9s} {'/'.join(a.kinds):22s} {a.description} ({a.paper})"
+              for a in ATTACKS.values()]
     lines.append("metrics:")
     lines += [f"  {m.name:9s} ({m.unit}, {'higher' if m.higher_is_better else 'lower'} "
               f"is better) {m.description}" for m in METRICS.values()]
