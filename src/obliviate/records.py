@@ -20,6 +20,11 @@ REQUIRED = ("schema", "run_id", "created", "scenario", "method", "metrics", "eff
             "environment")
 
 
+def record_kind(record: dict[str, Any]) -> str:
+    """"classification" or "lm"; records written before language models have no kind."""
+    return str(record["scenario"].get("kind", "classification"))
+
+
 def write_record(record: dict[str, Any], directory: str | Path) -> Path:
     """Atomically write ``record`` as ``<directory>/<run_id>.json`` and return the path."""
     validate(record)

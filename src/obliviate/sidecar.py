@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from obliviate.errors import ObliviateError
+from obliviate.records import record_kind
 
 ROLES = ("original", "unlearned", "oracle")
 SPLITS = ("forget", "retain", "test")
@@ -175,7 +176,7 @@ def read_sidecar(record: str | Path | Mapping[str, Any],
         raise ObliviateError(f"cannot read feature sidecar {str(path)!r}: {e}") from None
     if "scenario" not in record:  # not a run record: nothing to check the arrays against
         return arrays
-    kind = str(record["scenario"].get("kind", "classification"))
+    kind = record_kind(dict(record))
     missing = [k for k in required_keys(kind) if k not in arrays]
     if missing:
         raise ObliviateError(f"feature sidecar {str(path)!r} lacks {len(missing)} of the "

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from obliviate.errors import ObliviateError
+from obliviate.records import record_kind
 from obliviate.sidecar import read_sidecar
 from obliviate.store import Store, runs
 
@@ -44,7 +45,7 @@ class Run:
 
     @property
     def kind(self) -> str:
-        return str(self.record["scenario"].get("kind", "classification"))
+        return record_kind(self.record)
 
 
 class RunSource:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from obliviate.errors import ObliviateError
-from obliviate.records import read_record
+from obliviate.records import read_record, record_kind
 from obliviate.sidecar import read_sidecar
 
 
@@ -32,7 +32,7 @@ class Run:
 
     @property
     def kind(self) -> str:
-        return str(self.record["scenario"].get("kind", "classification"))
+        return record_kind(self.record)
 
     @property
     def method(self) -> str:
@@ -128,6 +128,6 @@ def _check(record: dict[str, Any], path: Path) -> None:
     for k in _EFFICIENCY:
         if not isinstance(eff, dict) or not isinstance(eff.get(k), (int, float)):
             raise lacks(f"a number at efficiency.{k}")
-    for m in _METRICS.get(str(sc.get("kind", "classification")), ()):
+    for m in _METRICS.get(record_kind(record), ()):
         if m not in record["metrics"]:
             raise lacks(f"the metric {m!r}")
