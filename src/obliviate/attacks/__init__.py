@@ -30,21 +30,24 @@ class AttackSpec:
     kinds: tuple[str, ...]  # "classification" and/or "lm"
     paper: str
     description: str
+    run: Callable[..., dict[str, Any]]  # (target, cfg), or (target, pairs, cfg) for shadow
 
 
 ATTACKS: dict[str, AttackSpec] = {
     "relearn": AttackSpec("relearn", relearn.RelearnConfig, ("classification", "lm"),
                           "Hu et al. 2025, ICLR (targeted relearning attacks)",
-                          "fine-tune a few steps on part of the forget set, test the rest"),
+                          "fine-tune a few steps on part of the forget set, test the rest",
+                          relearn.attack),
     "quantize": AttackSpec("quantize", quantize.QuantizeConfig, ("classification", "lm"),
                            "Zhang et al. 2025, ICLR (quantization recovers unlearned knowledge)",
-                           "round weights to 8 and 4 bits per channel"),
+                           "round weights to 8 and 4 bits per channel", quantize.attack),
     "forms": AttackSpec("forms", forms.FormsConfig, ("lm",),
                         "ORT / RWKU: unlearning should be form-independent",
-                        "held-out question templates, fill-in-the-blank, multiple choice"),
+                        "held-out question templates, fill-in-the-blank, multiple choice",
+                        forms.attack),
     "shadow": AttackSpec("shadow", shadow.ShadowConfig, ("classification",),
                          "Hayes et al. 2024 (U-LiRA); NeurIPS 2023 unlearning challenge",
-                         "K unlearned vs K retrained models, per forget example"),
+                         "K unlearned vs K retrained models, per forget example", shadow.attack),
 }
 
 
@@ -78,17 +81,12 @@ def run_attacks(names: list[str], configs: dict[str, object], target: Target,
     out: dict[str, Any] = {}
     for name in names:
         cfg = configs[name]
-        if name == "relearn":
-            entry = relearn.attack(target, cfg)  # type: ignore[arg-type]
-        elif name == "quantize":
-            entry = quantize.attack(target, cfg)  # type: ignore[arg-type]
-        elif name == "forms":
-            entry = forms.attack(target, cfg)  # type: ignore[arg-type]
+        if name != "shadow":
+            entry = ATTACKS[name].run(target, cfg)
+        elif shadow_pairs is None:
+            raise ObliviateError("the shadow attack needs a run that can train models")
         else:
-            if shadow_pairs is None:
-                raise ObliviateError("the shadow attack needs a run that can train models")
-            k = cfg.k  # type: ignore[attr-defined]
-            entry = shadow.attack(target, shadow_pairs(k), cfg)  # type: ignore[arg-type]
+            entry = ATTACKS[name].run(target, shadow_pairs(cfg.k), cfg)  # type: ignore[attr-defined]
         for v in entry.get("variants", {}).values():
             v["verdict"] = verdict(v["before"], v["after"])
         out[name] = {"metric": "U-LiRA / challenge score" if name == "shadow" else target.metric,

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from obliviate.attacks.target import Target
+from obliviate.metrics.classification import accuracy
 from obliviate.metrics.probes import probe
 from obliviate.metrics.shadow import (
     challenge_score,
@@ -47,8 +48,7 @@ def _confidences(models: list[nn.Module], split: Split) -> np.ndarray:
 
 def _accuracy(models: list[nn.Module], split: Split) -> float:
     with torch.no_grad():
-        outs = [probe(m, split) for m in models]
-    return float(np.mean([(o.logits.argmax(1) == o.labels).mean() for o in outs]) * 100)
+        return float(np.mean([accuracy(probe(m, split)).value for m in models]))
 
 
 def attack(target: Target, pairs: list[tuple[nn.Module, nn.Module]],

@@ -16,6 +16,7 @@ from torch import nn
 
 from obliviate.lm_training import exact_match
 from obliviate.methods.retrain import qa_rows
+from obliviate.metrics.classification import accuracy
 from obliviate.metrics.probes import probe
 from obliviate.types import Split
 
@@ -59,8 +60,7 @@ class Target:
         if self.is_lm:
             return float(exact_match(model, rows, self.data.task).mean() * 100)
         with torch.no_grad():
-            out = probe(model, rows)
-        return float((out.logits.argmax(axis=1) == out.labels).mean() * 100)
+            return accuracy(probe(model, rows)).value
 
 
 def before_after(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
