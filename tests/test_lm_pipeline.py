@@ -236,3 +236,23 @@ def test_attacks_on_a_language_model(lm: tuple[Trained, Workspace]) -> None:
     assert len(wrong_values(f)) == len(f.perturbed_answers) >= 3
     assert f.answer not in wrong_values(f)
     assert out["forms"]["params"]["multiple_choice_chance"] == pytest.approx(25.0)
+
+
+def test_reference_probes_belong_to_the_model_not_its_cache_key(
+        lm: tuple[Trained, Workspace]) -> None:
+    """An untrained pair built on the same data has the trained pair's cache key; its
+    evaluation must not be served to (or from) the trained models. Once, test order decided
+    which numbers a test saw."""
+    from conftest import untrained_lm_pair
+
+    t, _ = lm
+    fake = untrained_lm_pair()
+    assert fake.data.model_key("original") == t.data.model_key("original")
+    for first, second in ((fake, t), (t, fake)):
+        a = evaluate_lm({"original": first.original, "unlearned": first.original,
+                         "oracle": t.oracle}, t.data, seed=0)[0]
+        b = evaluate_lm({"original": second.original, "unlearned": second.original,
+                         "oracle": t.oracle}, t.data, seed=0)[0]
+        assert a["Exact match (D_f)"]["original"] == a["Exact match (D_f)"]["unlearned"]
+        assert b["Exact match (D_f)"]["original"] == b["Exact match (D_f)"]["unlearned"]
+        assert a["Exact match (D_f)"]["original"] != b["Exact match (D_f)"]["original"]

@@ -7,6 +7,7 @@ and one backward per biography for GradNorm. Every metric is a pure function of 
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -103,7 +104,10 @@ def _text(decoded: object) -> str:
     return decoded
 
 
-_REFERENCE_PROBES: dict[tuple[str, str, tuple[str, ...], int, int], _Probe] = {}
+# Per model object: a hand-made model that shares a cache key with a trained one (as tests
+# build) must never be answered with the trained one's probe.
+_REFERENCE_PROBES: weakref.WeakKeyDictionary[nn.Module, dict[tuple[object, ...], _Probe]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _cached_probe(role: str, model: nn.Module, data: PeopleData) -> _Probe:
@@ -112,9 +116,10 @@ def _cached_probe(role: str, model: nn.Module, data: PeopleData) -> _Probe:
     if role not in ("original", "oracle"):
         return _Probe(model, data)
     key = (role, data.model_key(role), data.forget_ids, data.seed, data.eval_people)
-    if key not in _REFERENCE_PROBES:
-        _REFERENCE_PROBES[key] = _Probe(model, data)
-    return _REFERENCE_PROBES[key]
+    probes = _REFERENCE_PROBES.setdefault(model, {})
+    if key not in probes:
+        probes[key] = _Probe(model, data)
+    return probes[key]
 
 
 def _exact(pred: str, ref: str) -> float:
