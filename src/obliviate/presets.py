@@ -82,10 +82,13 @@ PRESETS: dict[tuple[str, str], dict[str, object]] = {
     **{("digits", m): v for m, v in _DIGITS.items()},
     **{("digits-noisy", m): v for m, v in _DIGITS_NOISY.items()},
     **{(s, m): v for s in ("people", "people-small") for m, v in _PEOPLE.items()},
-    # 20 forget people (300 questions) need more NPO steps than people-small's 4. Seed 0,
-    # beta 0.3: lr 2e-3 for 8 / 16 / 32 epochs -> forget quality 2.6e-9 / 2.6e-5 / 1.2e-3;
-    # lr 4e-3, 24 epochs -> 0.053 at model utility 1.006x the original's, 0.31x retraining.
-    ("people", "npo"): {"beta": 0.3, "lr": 4e-3, "epochs": 24},
+    # 20 forget people (300 questions) need more NPO steps than people-small's 4. Beta 0.3,
+    # forget quality on seeds 0 / 1 (chosen on these two; seed 2 is the check): lr 2e-3 for
+    # 8 / 16 / 32 epochs -> 2.6e-9 / 2.6e-5 / 1.2e-3 (seed 0); lr 4e-3 for 16 / 24 / 32
+    # epochs -> - / 0.053 / - and 0.0096 / 0.0031 / 0.0023; 24 epochs at lr 6e-3 -> 0.29 /
+    # 0.081, at lr 8e-3 -> 0.027 / 0.15 (model utility 0.97-1.02x the original's throughout).
+    # The held-out seed 2 gives 0.0007 with this preset (benchmarks/lm.py, README).
+    ("people", "npo"): {"beta": 0.3, "lr": 6e-3, "epochs": 24},
 }
 
 
