@@ -8,7 +8,9 @@ prompts. ``grad_norms`` is one forward and backward per sequence (the GradNorm a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -21,6 +23,31 @@ from obliviate.types import Split
 
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+class _DropPaddingAdvice(logging.Filter):
+    """Drops transformers' "pass an attention_mask" advice, which ``generate`` triggers itself.
+
+    When every prompt of a batch has the same length, ``generate`` drops the all-ones mask;
+    a row that ends early is then fed the pad id after its EOS, and GPT-2 advises passing a
+    mask. Those pads only follow an EOS, which ``_decode`` cuts at, and batched decoding
+    equals one prompt at a time (tested), so the advice is wrong here; every other message
+    passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "attention_mask" not in record.getMessage()
+
+
+@contextmanager
+def _no_padding_advice() -> Iterator[None]:
+    log = logging.getLogger("transformers.modeling_utils")
+    f = _DropPaddingAdvice()
+    log.addFilter(f)
+    try:
+        yield
+    finally:
+        log.removeFilter(f)
 
 
 @torch.no_grad()
@@ -88,9 +115,10 @@ def _decode(model: nn.Module, prompts: Sequence[Sequence[int]], max_new_tokens: 
         for i, p in enumerate(chunk):  # left padding: every prompt ends at the same column
             ids[i, width - len(p):] = torch.tensor(list(p))
             mask[i, width - len(p):] = 1
-        gen = model.generate(input_ids=ids.to(dev), attention_mask=mask.to(dev),  # type: ignore[operator]
-                             max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=pad_id, eos_token_id=eos_id)
+        with _no_padding_advice():
+            gen = model.generate(input_ids=ids.to(dev), attention_mask=mask.to(dev),  # type: ignore[operator]
+                                 max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=pad_id, eos_token_id=eos_id)
         out += [row[:row.index(eos_id) + 1] if eos_id in row else row
                 for row in gen[:, width:].tolist()]
     return out
