@@ -34,11 +34,16 @@ def bar_lines(records: list[dict[str, Any]]) -> list[str]:
     def mean(rs: list[dict[str, Any]], key: str, role: str = "unlearned") -> float:
         return statistics.mean(r["metrics"][key][role] for r in rs)
 
-    ok = [m for m, rs in by.items() if m != "retrain" and mean(rs, "Forget quality") >= 0.05
-          and mean(rs, "Model utility") >= 0.9 * mean(rs, "Model utility", "original")]
+    def meets(rs: list[dict[str, Any]]) -> bool:
+        return (mean(rs, "Forget quality") >= 0.05
+                and mean(rs, "Model utility") >= 0.9 * mean(rs, "Model utility", "original"))
+
+    on_mean = [m for m, rs in by.items() if m != "retrain" and meets(rs)]
+    every = [m for m, rs in by.items() if m != "retrain" and all(meets([r]) for r in rs)]
     ratios = [p["ratio"] for r in records for p in r["lm"]["eval_passes"].values()]
-    return [f"forget quality >= 0.05 at model utility >= 0.9 x original's: "
-            f"{'MET by ' + ', '.join(ok) if ok else 'NOT MET'}",
+    return [f"forget quality >= 0.05 at model utility >= 0.9 x original's, on the mean of the "
+            f"seeds: {'MET by ' + ', '.join(on_mean) if on_mean else 'NOT MET'}; on every seed: "
+            f"{'MET by ' + ', '.join(every) if every else 'NOT MET'}",
             f"evaluation forward passes / passes needed: mean {statistics.mean(ratios):.3f}, "
             f"max {max(ratios):.3f} over {len(ratios)} model evaluations (bar: <= 1.5)",
             f"forget questions per run: {records[0]['lm']['forget_questions']}"]
