@@ -36,7 +36,7 @@ class _DropPaddingAdvice(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "attention_mask" not in record.getMessage()
+        return "recommend passing in an `attention_mask`" not in record.getMessage()
 
 
 @contextmanager
