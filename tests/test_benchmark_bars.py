@@ -6,6 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 spec = importlib.util.spec_from_file_location(
     "bench_lm", Path(__file__).parent.parent / "benchmarks" / "lm.py")
 assert spec is not None and spec.loader is not None
@@ -40,3 +42,65 @@ def test_no_method_meeting_the_bar_says_so() -> None:
     records = [record("a", 0.01, 0.8, 0.8, 1.0), record("a", 0.2, 0.5, 0.8, 1.0)]
     assert bench_lm.bar_lines(records)[0].endswith(
         "on the mean of the seeds: NOT MET; on every seed: NOT MET")
+
+
+sweep_spec = importlib.util.spec_from_file_location(
+    "bench_sweep", Path(__file__).parent.parent / "benchmarks" / "sweep.py")
+assert sweep_spec is not None and sweep_spec.loader is not None
+sweep = importlib.util.module_from_spec(sweep_spec)
+sweep_spec.loader.exec_module(sweep)
+
+
+def test_sweep_grid_is_the_product_of_the_values() -> None:
+    assert sweep.settings([["lr", "1e-3", "2e-3"], ["epochs", "8", "12", "16"]]) == [
+        {"lr": a, "epochs": b} for a in ("1e-3", "2e-3") for b in ("8", "12", "16")]
+    with pytest.raises(SystemExit, match="names a field twice: lr, lr"):
+        sweep.settings([["lr", "1"], ["lr", "2"]])
+    with pytest.raises(SystemExit, match="--grid beta has no values"):
+        sweep.settings([["beta"]])
+
+
+def test_sweep_summary_takes_the_worst_seed() -> None:
+    """Seeds at forget quality 0.3 / 0.04 and utility 0.95x / 0.99x: worst 0.04, mean 0.17,
+    not met (one seed under 0.05). Seeds at 0.06 / 0.2, 0.91x / 0.9x: met."""
+    def rec(seed: int, fq: float, mu: float) -> dict[str, Any]:
+        r = record("m", fq, mu, 1.0, 1.0)
+        r["scenario"] = {"seed": seed}
+        return r
+
+    s = sweep.summary({"lr": "1"}, [rec(3, 0.3, 0.95), rec(4, 0.04, 0.99)])
+    assert (s["fq_min"], round(s["fq_mean"], 6), s["mu_min"]) == (0.04, 0.17, 0.95)
+    assert s["seeds"] == [3, 4] and not s["bar_every_seed"]
+    assert sweep.summary({}, [rec(3, 0.06, 0.91), rec(4, 0.2, 0.9)])["bar_every_seed"]
+    assert not sweep.summary({}, [rec(3, 0.06, 0.89)])["bar_every_seed"]
+
+
+def test_sweep_runs_each_setting_on_each_seed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two settings of gradient ascent on the tiny people scenario: two records, each with the
+    config asked for on top of the paper's defaults, and one summary line per setting."""
+    from obliviate.records import read_record
+    from obliviate.scenarios import SCENARIOS
+    from test_lm_pipeline import TINY
+
+    monkeypatch.setitem(SCENARIOS, "people-tiny", TINY)
+    assert sweep.main(["--scenario", "people-tiny", "--forget", "people:0.34", "--method", "ga",
+                       "--seeds", "0", "--no-preset", "--grid", "epochs", "1", "2",
+                       "--grid", "lr", "1e-4", "--home", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    configs = sorted((r["method"]["config"]["epochs"], r["method"]["config"]["lr"])
+                     for r in map(read_record, (tmp_path / "runs").glob("*.json")))
+    assert configs == [(1, 1e-4), (2, 1e-4)]
+    assert sum(line.startswith("seed 0 ") for line in out) == 2
+    summaries = [line for line in out if "bar on every seed" in line]
+    assert [s.split(" on seeds")[0] for s in summaries] == [
+        '{"epochs": "1", "lr": "1e-4"}', '{"epochs": "2", "lr": "1e-4"}']
+
+
+def test_sweep_refuses_a_bad_field_before_training(tmp_path: Path) -> None:
+    from obliviate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no field 'betta'"):
+        sweep.main(["--method", "npo", "--grid", "betta", "1", "--home", str(tmp_path)])
+    assert not (tmp_path / "cache").exists()

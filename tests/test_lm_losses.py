@@ -16,6 +16,7 @@ from obliviate.losses import (
     masked_mse,
     npo_loss,
     simnpo_loss,
+    tnpo_token_weights,
 )
 from obliviate.methods import METHODS, rmu
 from obliviate.methods.paired import answer_rows, lr_factor
@@ -29,6 +30,20 @@ def test_npo_loss_by_hand() -> None:
     assert math.isclose(float(npo_loss(t([-3.0, -8.0]), t([-3.0, -8.0]), 0.1)),
                         20 * math.log(2), rel_tol=1e-6)
     assert math.isclose(float(npo_loss(t([-12.0]), t([-2.0]), 0.1)), 6.26523, rel_tol=1e-5)
+
+
+def test_tnpo_token_weights_by_hand() -> None:
+    """p = 0.5, p_ref = 0.25, beta 1: 2 * 0.5 / (0.5 + 0.25) = 4/3; alpha 1 multiplies by
+    p: 2/3. beta 2: 2 * 0.25 / (0.25 + 0.0625) = 1.6. Equal p: weight 1 at any beta. A token
+    whose p fell to 1e-6 of its reference's: 2 / (1 + 1e6) = 2e-6 at beta 1 (it stops)."""
+    t = torch.tensor
+    lp, ref = t([math.log(0.5)]), t([math.log(0.25)])
+    assert math.isclose(float(tnpo_token_weights(lp, ref, 1.0)), 4 / 3, rel_tol=1e-6)
+    assert math.isclose(float(tnpo_token_weights(lp, ref, 1.0, alpha=1.0)), 2 / 3, rel_tol=1e-6)
+    assert math.isclose(float(tnpo_token_weights(lp, ref, 2.0)), 1.6, rel_tol=1e-6)
+    assert math.isclose(float(tnpo_token_weights(ref, ref, 0.3)), 1.0, rel_tol=1e-6)
+    w = float(tnpo_token_weights(t([math.log(1e-7)]), t([math.log(0.1)]), 1.0))
+    assert math.isclose(w, 2 / (1 + 1e6), rel_tol=1e-5)
 
 
 def test_simnpo_margin_is_not_scaled_by_beta() -> None:
@@ -87,6 +102,7 @@ def test_lr_schedule_by_hand() -> None:
 @pytest.mark.parametrize(("name", "kwargs", "named"), [
     ("npo", {"beta": 0.0}, "beta=0.0"),
     ("simnpo", {"gamma": -1.0}, "gamma=-1.0"),
+    ("tnpo", {"alpha": -0.5}, "alpha=-0.5"),
     ("idkpo", {"retain_weight": -1.0}, "retain_weight=-1.0"),
     ("grad_diff", {"forget_weight": 0.0}, "forget_weight=0.0"),
     ("ihl", {"epochs": 0}, "epochs=0"),

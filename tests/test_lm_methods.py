@@ -34,6 +34,7 @@ SUGGESTED: dict[str, dict[str, object]] = {
     "grad_diff": {"lr": 5e-4, "epochs": 10, "batch_size": 8, "retain_weight": 10.0},
     "npo": {"lr": 1e-3, "epochs": 10, "batch_size": 8, "beta": 1.0},
     "simnpo": {"lr": 1e-3, "epochs": 10, "batch_size": 8, "beta": 1.0, "forget_weight": 1.0},
+    "tnpo": {"lr": 1e-3, "epochs": 10, "batch_size": 8, "beta": 1.0, "retain_weight": 1.0},
     "idkpo": {"lr": 1e-3, "epochs": 20, "batch_size": 8, "beta": 0.05},
     "rmu": {"lr": 1e-3, "batch_size": 8, "steering_coeff": 20.0, "alpha": 10.0,
             "update_modules": ("transformer.h.0", "transformer.h.1")},
@@ -118,7 +119,7 @@ def test_suggested_settings_raise_the_forget_nll(name: str, tiny_lm: TinyLM) -> 
 
 def test_lm_methods_are_registered_with_suggested_settings() -> None:
     assert set(SUGGESTED) == set(LM_NAMES) and all(METHODS[n].paper for n in LM_NAMES)
-    assert {"grad_diff", "npo", "simnpo", "idkpo", "rmu", "ihl", "flat"} <= set(LM_NAMES)
+    assert {"grad_diff", "npo", "simnpo", "tnpo", "idkpo", "rmu", "ihl", "flat"} <= set(LM_NAMES)
     with pytest.raises(ObliviateError, match="does not support the 'classification'"):
         get_method("rmu", "classification")  # it steers a named transformer block
 
@@ -161,3 +162,37 @@ def test_training_halves_the_rate_on_a_plateau(tiny_lm: TinyLM) -> None:
                      LMRecipe(max_epochs=6, lr=1e-12, check_every=1, plateau_checks=2,
                               warmup_steps=1), seed=0, progress=False)
     assert stats["exact_match"] == 0.0 and stats["lr_scale"] == 0.25
+
+
+def test_tnpo_gradient_is_token_wise_npo(tiny_lm: TinyLM) -> None:
+    """TNPO's step is ``mean_t(w_t log p_t)`` with the weights held constant. Its gradient must
+    equal autograd's gradient of the token-wise NPO objective written out independently,
+    ``mean_t -(2/beta) log sigmoid(-beta (log p_t - log p_ref,t))``, over answer tokens only
+    (log p_t from ``task.token_logprobs``, which masks prompt and padding itself). The reference
+    is a perturbed copy so that the ratios, and so the weights, differ from token to token."""
+    from obliviate.losses import tnpo_token_weights
+    from obliviate.methods.tnpo import token_logprobs
+
+    t, batch, beta = tiny_lm, next(tiny_lm.data.forget.batches(6)), 1.5
+    ref = copy.deepcopy(t.model)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3)))
+        ref_lp, _ = t.task.token_logprobs(ref, batch)
+    model = copy.deepcopy(t.model)
+
+    lp, valid = t.task.token_logprobs(model, batch)
+    ratio = (lp - ref_lp)[valid]
+    (-(2 / beta) * torch.nn.functional.logsigmoid(-beta * ratio)).mean().backward()
+    expected = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+
+    logp = token_logprobs(t.task, model, batch)
+    with torch.no_grad():
+        ref_logp = token_logprobs(t.task, ref, batch)
+    assert len(logp) == int(valid.sum())
+    w = tnpo_token_weights(logp.detach(), ref_logp, beta)
+    assert float(w.max() - w.min()) > 0.3  # the weights do differ from token to token
+    (w * logp).mean().backward()
+    for g, e in zip((p.grad for p in model.parameters()), expected, strict=True):
+        assert torch.allclose(g, e, atol=1e-6, rtol=1e-4)

@@ -35,6 +35,17 @@ def npo_loss(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float) -> torch.T
     return (-2.0 / beta * F.logsigmoid(-beta * (logp - ref_logp))).mean()
 
 
+def tnpo_token_weights(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float,
+                       alpha: float = 0.0) -> torch.Tensor:
+    """TNPO / WTNPO (Wang et al. 2025) weight of each token: ``2 sigmoid(beta * (logp -
+    ref_logp)) * exp(alpha * logp)``, i.e. ``2 p^(beta + alpha) / (p^beta + p_ref^beta)``.
+
+    ``logp``/``ref_logp`` are per-TOKEN log-probabilities under the model and the reference.
+    With ``alpha = 0`` it is the weight token-wise NPO puts on each token's gradient ascent.
+    """
+    return 2.0 * torch.sigmoid(beta * (logp - ref_logp)) * torch.exp(alpha * logp)
+
+
 def simnpo_loss(mean_nll: torch.Tensor, beta: float, gamma: float) -> torch.Tensor:
     """SimNPO (Fan et al. 2024, "Simplicity prevails"), mean over the batch of
     ``-(2/beta) log sigmoid(-(beta/|y|) log pi(y|x) - gamma)``.

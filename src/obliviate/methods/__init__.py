@@ -30,6 +30,7 @@ from obliviate.methods import (
     scrub,
     simnpo,
     ssd,
+    tnpo,
 )
 
 
@@ -74,6 +75,8 @@ METHODS: dict[str, MethodSpec] = {
                             "Liu et al. 2022, CoLLAs; TOFU's GradDiff (Maini et al. 2024)"),
     "npo": MethodSpec("npo", npo.NPOConfig, npo.unlearn, LM,
                       "Zhang et al. 2024, COLM (negative preference optimization, NPO+RT)"),
+    "tnpo": MethodSpec("tnpo", tnpo.TNPOConfig, tnpo.unlearn, LM,
+                       "Wang et al. 2025, ICLR (token-wise NPO; WTNPO with alpha > 0)"),
     "simnpo": MethodSpec("simnpo", simnpo.SimNPOConfig, simnpo.unlearn, LM,
                          "Fan et al. 2024 (SimNPO, reference-free NPO)"),
     "idkpo": MethodSpec("idkpo", idkpo.IdkPOConfig, idkpo.unlearn, LM,
