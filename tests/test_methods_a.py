@@ -66,6 +66,10 @@ def test_retrain_trains_a_reinitialised_model_on_retain_with_the_recipe(monkeypa
     assert seen["recipe"] == TrainRecipe(epochs=2, lr=0.5, batch_size=8)  # epochs from data
     assert all(not torch.equal(a, b) for a, b in zip(seen["params"], trained, strict=True))
     assert not model.training
+    retrain.unlearn(mlp(0), data, retrain.RetrainConfig(init_seed=11), task=TASK, seed=3)
+    assert seen["seed"] == 11
+    for p, fresh in zip(seen["params"], mlp(11).parameters(), strict=True):
+        assert torch.equal(p, fresh)  # initialised for init_seed, not the run's seed
 
 
 class BareParameter(nn.Module):

@@ -99,7 +99,9 @@ PRESETS: dict[tuple[str, str], dict[str, object]] = {
     # (benchmarks/sweep.py; beta 0.3, lr 6e-3, retain weight 1, batch 32, weight decay 0.01).
     # Forget quality on seed 3 / 4 at 8 epochs 0.0073 / -, 12: 0.72 / 0.34, 16: 0.12 / 0.0013,
     # 24: 0.15 / 0.00017; seed 3 at 12 epochs with lr 4e-3: 1.2e-4, beta 0.5: 6.5e-4, beta
-    # 0.1: 0.0055. The best worst seed: 12 epochs (utility 1.007x / 1.014x).
+    # 0.1: 0.0055. The best worst seed: 12 epochs (utility 1.007x / 1.014x). WTNPO's extra
+    # p^alpha weight only holds forgetting back: alpha 0.5 at 12 / 24 epochs 5.1e-6 / 6.5e-4
+    # on seed 3, 5.4e-8 / 0.0042 on seed 4; alpha 1: 1.6e-11 / 4.3e-9 on seed 3.
     ("people", "tnpo"): {"beta": 0.3, "lr": 6e-3, "epochs": 12, "batch_size": 32,
                          "weight_decay": 0.01, "retain_weight": 1.0},
 }

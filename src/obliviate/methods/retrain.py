@@ -29,6 +29,10 @@ class RetrainConfig:
     # same way on less data. Overriding makes a cheaper, no longer exact, retrain.
     epochs: int | None = None
     lr: float | None = None
+    # None = the run's seed, which rebuilds the oracle exactly. Another seed gives a retrain
+    # that differs from the oracle only in its initial weights and batch order: what an exact
+    # unlearning scores against the oracle (the noise floor of oracle-relative metrics).
+    init_seed: int | None = None
 
     def __post_init__(self) -> None:
         bad = []
@@ -42,6 +46,7 @@ class RetrainConfig:
 
 def unlearn(model: nn.Module, data: UnlearnData, cfg: RetrainConfig, *, task: Task,
             seed: int) -> UnlearnResult:
+    seed = seed if cfg.init_seed is None else cfg.init_seed
     if isinstance(data.recipe, LMRecipe):
         return _retrain_lm(model, data, cfg, task, seed)
     reinitialise(model, seed)
