@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="apply the grid to the paper's defaults, not the scenario's preset")
     p.add_argument("--home", type=Path, default=None, help="default: a temporary directory")
     args = p.parse_args(argv)
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds {args.seeds!r}: expected integers separated by commas, e.g. 3,4")
     spec = get_method(args.method)
     grid = settings(args.grid) if args.grid else [{}]
     base = {} if args.no_preset else preset_for(args.scenario, args.method)
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.method} on {args.scenario} {args.forget}, on top of "
           f"{json.dumps(base) if base else 'the defaults'}", flush=True)
     runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(grid))}
-    for seed in (int(x) for x in args.seeds.split(",")):
+    for seed in seeds:
         trained = prepare(RunSpec(args.method, args.forget, args.scenario, seed), ws,
                           progress=False)
         for i, s in enumerate(grid):

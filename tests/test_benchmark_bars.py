@@ -98,9 +98,13 @@ def test_sweep_runs_each_setting_on_each_seed(
         '{"epochs": "1", "lr": "1e-4"}', '{"epochs": "2", "lr": "1e-4"}']
 
 
-def test_sweep_refuses_a_bad_field_before_training(tmp_path: Path) -> None:
+def test_sweep_refuses_a_bad_field_before_training(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from obliviate.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no field 'betta'"):
         sweep.main(["--method", "npo", "--grid", "betta", "1", "--home", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        sweep.main(["--method", "npo", "--seeds", "3,four", "--home", str(tmp_path)])
+    assert "--seeds '3,four': expected integers" in capsys.readouterr().err
     assert not (tmp_path / "cache").exists()
