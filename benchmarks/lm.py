@@ -26,17 +26,20 @@ from obliviate.runner import RunSpec, Workspace, prepare, run
 from obliviate.tables import lm_leaderboard
 
 
+def meets(rs: list[dict[str, Any]]) -> bool:
+    """The issue's bar on the mean of ``rs``: forget quality >= 0.05 at model utility >= 0.9 x
+    the original's (one record: that run alone). ``sweep.py`` judges its settings by it too."""
+    def mean(key: str, role: str = "unlearned") -> float:
+        return statistics.mean(r["metrics"][key][role] for r in rs)
+
+    return (mean("Forget quality") >= 0.05
+            and mean("Model utility") >= 0.9 * mean("Model utility", "original"))
+
+
 def bar_lines(records: list[dict[str, Any]]) -> list[str]:
     by: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by.setdefault(r["method"]["name"], []).append(r)
-
-    def mean(rs: list[dict[str, Any]], key: str, role: str = "unlearned") -> float:
-        return statistics.mean(r["metrics"][key][role] for r in rs)
-
-    def meets(rs: list[dict[str, Any]]) -> bool:
-        return (mean(rs, "Forget quality") >= 0.05
-                and mean(rs, "Model utility") >= 0.9 * mean(rs, "Model utility", "original"))
 
     on_mean = [m for m, rs in by.items() if m != "retrain" and meets(rs)]
     every = [m for m, rs in by.items() if m != "retrain" and all(meets([r]) for r in rs)]
