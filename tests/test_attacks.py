@@ -20,13 +20,13 @@ from obliviate.attacks.quantize import QuantizeConfig, quantize_rtn, quantized
 from obliviate.attacks.relearn import RelearnConfig, split_forget
 from obliviate.attacks.shadow import ShadowConfig
 from obliviate.cli import main
+from obliviate.metrics.challenge import challenge_score
 from obliviate.metrics.shadow import (
     DELTA,
-    challenge_score,
-    example_epsilon,
-    example_score,
-    forgetting_quality,
     logit_confidence,
+    strict_example_epsilon,
+    strict_example_score,
+    strict_forgetting_quality,
     ulira_accuracy,
 )
 from obliviate.runner import Trained
@@ -198,25 +198,25 @@ def test_ulira_accuracy_against_hand_and_scipy() -> None:
         ulira_accuracy(u[:2], r[:2])
 
 
-def test_challenge_epsilon_hand_values() -> None:
+def test_strict_epsilon_hand_values() -> None:
     # Perfectly separated: FPR = FNR = 0 for "c > 1.5" -> epsilon 50, score 0.
-    assert example_epsilon(np.array([0.0, 1.0]), np.array([2.0, 3.0])) == 50.0
+    assert strict_example_epsilon(np.array([0.0, 1.0]), np.array([2.0, 3.0])) == 50.0
     # Interleaved 0 < 1 < 2 < 3 (U = {0, 2}, R = {1, 3}): every non-skipped threshold has
     # FPR = FNR = 1/2 or worse -> epsilon 0 (clipped), score 2^0 = 1.
-    assert example_epsilon(np.array([0.0, 2.0]), np.array([1.0, 3.0])) == 0.0
+    assert strict_example_epsilon(np.array([0.0, 2.0]), np.array([1.0, 3.0])) == 0.0
     # U = {0, 1, 2, 5}, R = {3, 4, 6, 7}: "c < 3.5" calls 3 of 4 U and 1 of 4 R unlearned,
     # FNR = FPR = 1/4: log(1 - d - 1/4) - log(1/4) = ln 3 - 1.3e-5; no threshold does better.
-    eps = example_epsilon(np.array([0.0, 1.0, 2.0, 5.0]), np.array([3.0, 4.0, 6.0, 7.0]))
+    eps = strict_example_epsilon(np.array([0.0, 1.0, 2.0, 5.0]), np.array([3.0, 4.0, 6.0, 7.0]))
     assert eps == pytest.approx(math.log(0.75 - DELTA) - math.log(0.25), abs=1e-12)
-    assert example_score(eps) == 0.25  # floor(1.0986 / 0.5) = 2
-    assert example_score(0.49) == 1.0 and example_score(6.99) == 2.0 ** -13
-    assert example_score(7.0) == 0.0
+    assert strict_example_score(eps) == 0.25  # floor(1.0986 / 0.5) = 2
+    assert strict_example_score(0.49) == 1.0 and strict_example_score(6.99) == 2.0 ** -13
+    assert strict_example_score(7.0) == 0.0
 
 
 def test_forgetting_quality_and_final_score() -> None:
     u = np.array([[0.0, 0.0], [1.0, 2.0]])  # example 0: U {0, 1}; example 1: U {0, 2}
     r = np.array([[2.0, 1.0], [3.0, 3.0]])  # example 0: R {2, 3} separated; 1 interleaved
-    quality, eps = forgetting_quality(u, r)
+    quality, eps = strict_forgetting_quality(u, r)
     assert list(eps) == [50.0, 0.0] and quality == 0.5  # mean of scores 0 and 1
     assert challenge_score(0.5, 90.0, 100.0, 80.0, 100.0) == pytest.approx(0.36)
 
@@ -242,9 +242,11 @@ def test_shadow_attack_on_a_run(tiny_class: Trained) -> None:
     assert same["U-LiRA accuracy"] == 50.0  # identical groups: every ratio is 1, a tie
     # identical groups: every threshold has FPR = 1 - FNR, epsilon ~ 0, each example scores 1
     assert same["challenge forgetting quality F"] == 1.0 and same["challenge score"] == 1.0
+    assert same["strict forgetting quality F"] == 1.0
     leaky = values(originals)
     assert leaky["U-LiRA accuracy"] >= 90
     assert leaky["challenge forgetting quality F"] <= 0.1
+    assert leaky["strict forgetting quality F"] <= 0.1
 
 
 # -- worst-case forget sets -------------------------------------------------------------------

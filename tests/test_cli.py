@@ -187,3 +187,17 @@ def test_quiet_before_or_after_the_command(tmp_path: Path, where: str,
     argv = ["--quiet", *args] if where == "before" else [*args, "--quiet"]
     assert main(["--home", str(tmp_path), *argv]) == 2  # parsed; fails on the method only
     one_line_error(capsys, "'nope'")
+
+
+def test_list_prints_every_metrics_reference_and_departures(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Each departure from a reference, as written in the registry, reaches the user."""
+    from obliviate.metrics.registry import METRICS
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for m in METRICS.values():
+        assert m.name in out and f"reference: {m.reference}" in out
+        for d in m.departures:
+            assert f"departs: {d}" in out
+    assert "Extraction strength (D_f)" in out and "floors at 1/|a|" in out

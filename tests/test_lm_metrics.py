@@ -22,7 +22,7 @@ from obliviate.metrics.lm_mia import (
     score_reference,
     score_zlib,
 )
-from obliviate.metrics.memorization import exact_memorization, extraction_strength
+from obliviate.metrics.memorization import answer_tokens, exact_memorization, extraction_strength
 from obliviate.metrics.muse import knowmem, privleak, verbmem
 from obliviate.metrics.tofu import (
     answer_probability,
@@ -209,17 +209,72 @@ def test_muse_rouge_rejects() -> None:
         knowmem([], [])
 
 
-def test_privleak() -> None:
-    """(0.6 - 0.5) / 0.5 * 100 = 20; (0.25 - 0.5) / 0.5 * 100 = -50; equal AUCs -> 0."""
-    assert privleak(0.6, 0.5) == pytest.approx(20.0)
-    assert privleak(0.25, 0.5) == pytest.approx(-50.0)
+def test_privleak_muse_convention_by_hand() -> None:
+    """Our AUCs (D_f positive, higher = member) enter; MUSE's are 1 - ours.
+
+    - untouched target, ours 1.0 (MUSE 0.0), oracle ours 0.5 (MUSE 0.5):
+      (0 - 0.5) / 0.5 * 100 = -100 (under-unlearned, MUSE's targets score about -100).
+    - over-unlearned, ours 0.2 (MUSE 0.8), oracle 0.5: (0.8 - 0.5) / 0.5 * 100 = +60.
+    - ours 0.6 (MUSE 0.4), oracle ours 0.4 (MUSE 0.6): (0.4 - 0.6) / 0.6 * 100 = -33.33.
+    - equal AUCs: 0.
+    """
+    assert privleak(1.0, 0.5) == pytest.approx(-100.0)
+    assert privleak(0.2, 0.5) == pytest.approx(60.0)
+    assert privleak(0.6, 0.4) == pytest.approx(-100 / 3)
     assert privleak(0.7, 0.7) == 0.0
 
 
-@pytest.mark.parametrize("oracle", [None, float("nan"), 0.0])
+def _muse_privleak(forget_u: list[TokenScores], holdout_u: list[TokenScores],
+                   forget_r: list[TokenScores], holdout_r: list[TokenScores]) -> float:
+    """muse_bench metrics/privleak.py re-derived: per text ``Min-40% = -mean(lowest
+    int(n * 0.4) log-probs)``; AUC of ``roc_curve(y, -ppl)`` with forget labelled 0 and
+    holdout 1; PrivLeak = (AUC_u - AUC_r) / AUC_r * 100 (eval.py)."""
+    from sklearn.metrics import auc, roc_curve
+
+    def min40(s: TokenScores) -> float:
+        return float(-np.mean(np.sort(s.logprobs)[:int(len(s.logprobs) * 0.4)]))
+
+    def their_auc(forget: list[TokenScores], holdout: list[TokenScores]) -> float:
+        ppl = np.array([min40(s) for s in forget] + [min40(s) for s in holdout])
+        y = np.array([0] * len(forget) + [1] * len(holdout))
+        fpr, tpr, _ = roc_curve(y, -ppl)
+        return float(auc(fpr, tpr))
+
+    a_u, a_r = their_auc(forget_u, holdout_u), their_auc(forget_r, holdout_r)
+    return (a_u - a_r) / a_r * 100
+
+
+def test_privleak_equals_muse_bench_on_random_texts() -> None:
+    """Our pipeline (score_min_k k=0.4 -> mia_auc -> privleak) against the re-derivation, on
+    random texts of 5-40 tokens where the 'unlearned' model favours the forget texts by a
+    random shift (positive or negative) and the 'oracle' does not."""
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        def texts(n: int, shift: float) -> list[TokenScores]:
+            return [ts(list(-rng.gamma(2.0, 1.0, rng.integers(5, 40)) + shift).copy())
+                    for _ in range(n)]
+        shift = float(rng.uniform(-1.0, 1.0))
+        f_u = [TokenScores(np.minimum(s.logprobs + shift, 0), s.mu, s.sigma, s.argmax_correct)
+               for s in texts(12, 0.0)]
+        h_u, f_r, h_r = texts(9, 0.0), texts(12, 0.0), texts(9, 0.0)
+        ours = privleak(mia_auc([score_min_k(s, 0.4) for s in f_u],
+                                [score_min_k(s, 0.4) for s in h_u]),
+                        mia_auc([score_min_k(s, 0.4) for s in f_r],
+                                [score_min_k(s, 0.4) for s in h_r]))
+        assert ours == pytest.approx(_muse_privleak(f_u, h_u, f_r, h_r), abs=1e-6)
+
+
+@pytest.mark.parametrize("oracle", [None, float("nan")])
 def test_privleak_needs_oracle(oracle: float | None) -> None:
     with pytest.raises(ValueError, match="PrivLeak needs the oracle's AUC"):
         privleak(0.6, oracle)
+
+
+def test_privleak_refuses_a_degenerate_oracle() -> None:
+    """An oracle whose every forget text outranks every holdout text (ours 1.0, MUSE 0.0)
+    leaves nothing to divide by: an error, not inf."""
+    with pytest.raises(ValueError, match="undefined"):
+        privleak(0.6, 1.0)
 
 
 @pytest.mark.parametrize(("u", "r"), [(1.2, 0.5), (float("nan"), 0.5), (0.5, 1.5)])
@@ -361,3 +416,43 @@ def test_extraction_strength_matches_brute_force_greedy_decoding() -> None:
         k_star = min(k for k in range(len(x) + 1) if model.greedy(question, x[:k], len(x)) == x)
         s = ts([-1.0] * len(x), correct=correct)
         assert extraction_strength(s) == pytest.approx(1 - k_star / len(x)), (x, correct)
+
+
+def _open_unlearning_em_es(correct_with_eos: list[bool]) -> tuple[float, float]:
+    """locuslab/open-unlearning memorization.py re-derived on one answer ``a [EOS]``: the
+    last labelled position (EOS) is dropped, EM = mean of argmax == label, ES = 1 - k/|x| for
+    the first k whose suffix matches (its loop leaves k = |x| - 1 when none does)."""
+    preds_ok = correct_with_eos[:-1]
+    n = len(preds_ok)
+    em = sum(preds_ok) / n
+    k = 0
+    for k in range(n):
+        if all(preds_ok[k:]):
+            break
+    return em, 1 - k / n
+
+
+def test_memorization_counts_answer_tokens_without_eos_as_open_unlearning() -> None:
+    """Random answers of 1-7 tokens plus EOS, the EOS position right or wrong at random (it
+    must never matter). EM always equals the reference; ES equals it wherever some suffix is
+    reproduced, and is 0 where none is (the reference floors at 1/|x|: our departure)."""
+    rng = random.Random(5)
+    departures = 0
+    for _ in range(400):
+        n = rng.randint(1, 7)
+        correct = [rng.random() < 0.7 for _ in range(n)] + [rng.random() < 0.5]
+        s = answer_tokens(ts([-1.0] * (n + 1), correct=correct))
+        assert s.n_tokens == n
+        em_ref, es_ref = _open_unlearning_em_es(correct)
+        assert exact_memorization(s) == pytest.approx(em_ref)
+        if correct[n - 1]:  # the last answer token is right: some suffix is reproduced
+            assert extraction_strength(s) == pytest.approx(es_ref)
+        else:
+            departures += 1
+            assert extraction_strength(s) == 0.0 and es_ref == pytest.approx(1 / n)
+    assert departures > 50
+
+
+def test_answer_tokens_refuses_an_eos_only_answer() -> None:
+    with pytest.raises(ValueError, match="no token before its end-of-sequence"):
+        answer_tokens(ts([-1.0], correct=[True]))

@@ -20,6 +20,7 @@ from obliviate.metrics import (
     accuracy,
     avg_gap,
     get_metric,
+    headline,
     js_divergence,
     mia_efficacy,
     per_class_accuracy,
@@ -106,6 +107,37 @@ def test_js_properties() -> None:
         js_divergence(p, q[:, :2])
 
 
+@pytest.mark.parametrize("gap", [700.0, 730.0, 744.0, 744.4, 745.0, 745.2, 760.0, 800.0])
+def test_js_saturated_logits_stay_finite_and_bounded(gap: float) -> None:
+    """Logit gaps of 700-800: float64 softmax probabilities of the losing class are
+    subnormal (exp(-744.4) ~ 5e-324) or 0, and a probability-space JS divides by an M that
+    rounds to 0 (inf). In log space it stays in [0, ln 2] and equals the limit worked out by
+    hand. For p = softmax([0, -gap]) ~ [1, e^-gap] against q = its mirror: JS -> ln 2. For p
+    against the uniform q = [.5, .5]: KL(P||M) -> log(1/.75), KL(Q||M) -> .5 log(.5/.75) +
+    .5 log(.5/.25), JS is half their sum."""
+    a, b = np.array([[0.0, -gap]]), np.array([[-gap, 0.0]])
+    mirror = js_divergence(a, b)
+    assert np.isfinite(mirror.value) and 0.0 <= mirror.value <= np.log(2)
+    assert mirror.value == pytest.approx(np.log(2), abs=1e-12)
+    uniform = js_divergence(a, np.zeros((1, 2)))
+    by_hand = 0.5 * np.log(1 / 0.75) + 0.5 * (0.5 * np.log(0.5 / 0.75) + 0.5 * np.log(2))
+    assert uniform.value == pytest.approx(by_hand, abs=1e-12)
+    # Many classes, several saturated at once, each row against a random softmax.
+    rng = np.random.default_rng(int(gap))
+    p = rng.normal(size=(40, 10)) * 3
+    p[:, :5] -= gap
+    q = rng.normal(size=(40, 10)) * 3
+    q[:, 5:] -= gap * rng.uniform(0.9, 1.1, size=(40, 1))
+    js = js_divergence(p, q)
+    assert np.isfinite(js.per_sample).all()
+    assert (js.per_sample >= 0).all() and (js.per_sample <= np.log(2)).all()
+
+
+def test_js_refuses_non_finite_logits() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        js_divergence(np.array([[np.nan, 0.0]]), np.zeros((1, 2)))
+
+
 def _mia_reference(retain: Outputs, test: Outputs, forget: Outputs, seed: int) -> float:
     """Independent MIA-Efficacy: sklearn directly, same member positions, own softmax."""
 
@@ -161,9 +193,13 @@ def test_avg_gap() -> None:
 
 
 def test_registry() -> None:
-    assert list(METRICS) == ["UA", "RA", "TA", "MIA-Eff", "Avg.Gap", "JS(D_f)", "JS(D_t)",
-                             "RTE"]
+    classifier = [m.name for m in METRICS.values() if "classification" in m.kinds]
+    assert classifier[:8] == ["UA", "RA", "TA", "MIA-Eff", "Avg.Gap", "JS(D_f)", "JS(D_t)",
+                              "RTE"]
     assert get_metric("JS(D_f)").unit == "nats"
+    assert headline("classification").name == "Avg.Gap"
+    assert headline("lm").name == "Forget quality"
+    assert all(m.reference and m.kinds for m in METRICS.values())
     with pytest.raises(ObliviateError, match="valid metrics: UA, RA"):
         get_metric("accuracy")
 

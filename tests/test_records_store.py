@@ -18,7 +18,7 @@ def _record(run_id: str = "20240101T000000-ft-abcd1234", created: str = "2024-01
             method: str = "ft", avg_gap: float = 3.25) -> dict[str, Any]:
     """The smallest record the schema accepts, with the fields the store indexes."""
     return {
-        "schema": "obliviate.run/1",
+        "schema": "obliviate.run/2",
         "run_id": run_id,
         "created": created,
         "scenario": {"name": "digits", "forget": "class:3", "seed": 7},
@@ -102,11 +102,24 @@ def test_read_not_an_object(tmp_path: Path) -> None:
         read_record(_write_json(tmp_path, [_record()]))
 
 
+def test_old_schema_still_loads_but_never_mixes_with_new(tmp_path: Path) -> None:
+    """An obliviate.run/1 record (PrivLeak's old sign, unstemmed ROUGE) reads, and a table
+    over it and a /2 record refuses, naming both schemas."""
+    from obliviate.tables import leaderboard
+
+    old, new = _record(), _record()
+    old["schema"], old["run_id"] = "obliviate.run/1", "old-run"
+    assert read_record(_write_json(tmp_path, old))["schema"] == "obliviate.run/1"
+    with pytest.raises(ObliviateError, match=r"mix record schemas obliviate.run/1, "
+                                             r"obliviate.run/2"):
+        leaderboard([old, new])
+
+
 def test_read_wrong_schema(tmp_path: Path) -> None:
     rec = _record()
-    rec["schema"] = "obliviate.run/2"
+    rec["schema"] = "obliviate.run/9"
     with pytest.raises(ObliviateError,
-                       match="schema 'obliviate.run/2' is not 'obliviate.run/1'"):
+                       match="schema 'obliviate.run/9' is not one obliviate reads"):
         read_record(_write_json(tmp_path, rec))
 
 

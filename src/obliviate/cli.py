@@ -234,9 +234,14 @@ def _listing() -> str:
     lines.append("attacks (--attack):")
     lines += [f"  {a.name:9s} {'/'.join(a.kinds):22s} {a.description} ({a.paper})"
               for a in ATTACKS.values()]
-    lines.append("metrics:")
-    lines += [f"  {m.name:9s} ({m.unit}, {'higher' if m.higher_is_better else 'lower'} "
-              f"is better) {m.description}" for m in METRICS.values()]
+    lines.append("metrics (kind; unit; better; reference; departures from it):")
+    for m in METRICS.values():
+        better = ("the oracle's value" if m.oracle_is_target else
+                  "higher" if m.higher_is_better else "lower")
+        lines.append(f"  {m.name}{' [headline]' if m.headline else ''} "
+                     f"({'/'.join(m.kinds)}; {m.unit}; {better} is better): {m.description}")
+        lines.append(f"      reference: {m.reference}")
+        lines += [f"      departs: {d}" for d in m.departures]
     return "\n".join(lines)
 
 

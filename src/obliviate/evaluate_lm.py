@@ -19,8 +19,13 @@ from obliviate.data.people import Fact
 from obliviate.metrics import lm_mia as mia
 from obliviate.metrics.lm_inputs import TokenScores
 from obliviate.metrics.lm_probe import grad_norms, greedy, score
-from obliviate.metrics.memorization import exact_memorization, extraction_strength
-from obliviate.metrics.muse import knowmem, privleak, verbmem
+from obliviate.metrics.memorization import (
+    answer_tokens,
+    exact_memorization,
+    extraction_strength,
+)
+from obliviate.metrics.muse import UndefinedMetric, knowmem, privleak, verbmem
+from obliviate.metrics.registry import METRICS
 from obliviate.metrics.rouge import rouge_l, rouge_tokens
 from obliviate.metrics.tofu import (
     answer_probability,
@@ -133,7 +138,7 @@ def _set_stats(p: _Probe, s: str) -> dict[str, np.ndarray]:
     else:
         prob = [answer_probability(p.fact_scores(s, j)[0]) for j in range(len(facts))]
     return {"prob": np.array(prob),
-            "rouge": np.array([rouge_l(a, f.answer).recall
+            "rouge": np.array([rouge_l(a, f.answer, stem=True).recall
                                for a, f in zip(p.answers[s], facts, strict=True)]),
             "exact": np.array([_exact(a, f.answer)
                                for a, f in zip(p.answers[s], facts, strict=True)]),
@@ -161,46 +166,55 @@ def evaluate_lm(models: dict[str, nn.Module], data: PeopleData, *, seed: int,
     oracle_ratios = stats["oracle"]["forget"]["ratio"]
     metrics: dict[str, Any] = {}
 
-    def put(name: str, unit: str, higher: bool, values: dict[str, Any],
+    def put(name: str, values: dict[str, Any],
             per_sample: dict[str, np.ndarray] | None = None) -> None:
-        metrics[name] = {"unit": unit, "higher_is_better": higher, **values,
+        info = METRICS[name]  # unit and direction have one home: the registry
+        metrics[name] = {"unit": info.unit, "higher_is_better": info.higher_is_better, **values,
                          "per_sample": {r: [float(f"{x:.6g}") for x in v]
                                         for r, v in (per_sample or {}).items()}}
 
     fq = {r: forget_quality(st["forget"]["ratio"], oracle_ratios)[0] for r, st in stats.items()}
-    put("Forget quality", "p", True, fq, {r: st["forget"]["ratio"] for r, st in stats.items()})
+    put("Forget quality", fq, {r: st["forget"]["ratio"] for r, st in stats.items()})
     comps = {r: {f"{s}.{k}": float(np.mean(v)) for s in ("retain", "general")
                  for k, v in (("prob", st[s]["prob"]), ("rouge", st[s]["rouge"]),
                               ("truth", truth_ratio_utility_score(st[s]["ratio"]).per_sample))}
              for r, st in stats.items()}
-    put("Model utility", "hm", True, {r: model_utility(c) for r, c in comps.items()})
+    put("Model utility", {r: model_utility(c) for r, c in comps.items()})
     for s, label in (("forget", "D_f"), ("retain", "D_r")):
-        put(f"Exact match ({label})", "%", s != "forget",
+        put(f"Exact match ({label})",
             {r: 100 * float(st[s]["exact"].mean()) for r, st in stats.items()},
             {r: st[s]["exact"] for r, st in stats.items()})
-    put("Prob (D_f)", "p", False, {r: float(st["forget"]["prob"].mean())
-                                   for r, st in stats.items()})
-    put("ROUGE-L recall (D_f)", "r", False, {r: float(st["forget"]["rouge"].mean())
-                                             for r, st in stats.items()})
-    put("Truth ratio (D_f)", "min(R,1/R)", True,
+    put("Prob (D_f)", {r: float(st["forget"]["prob"].mean()) for r, st in stats.items()})
+    put("ROUGE-L recall (D_f)", {r: float(st["forget"]["rouge"].mean())
+                                 for r, st in stats.items()})
+    put("Truth ratio (D_f)",
         {r: truth_ratio_forget_score(st["forget"]["ratio"]).value for r, st in stats.items()})
-    put("VerbMem (D_f)", "%", False, {r: verbmem(*p.verb).value for r, p in probes.items()})
+    put("VerbMem (D_f)", {r: verbmem(*p.verb).value for r, p in probes.items()})
     for s, label in (("forget", "D_f"), ("retain", "D_r")):
-        put(f"KnowMem ({label})", "%", s != "forget",
+        put(f"KnowMem ({label})",
             {r: knowmem(p.answers[s], [f.answer for f in p.facts[s]]).value
              for r, p in probes.items()})
     aucs = {r: _mia_aucs(p, probes["oracle"] if r != "oracle" else None)
             for r, p in probes.items()}
-    put("PrivLeak", "%", False, {r: privleak(_auc(a, "Min-K% (40%)"),
-                                             _auc(aucs["oracle"], "Min-K% (40%)"))
-                                 for r, a in aucs.items()})
+    undefined: dict[str, str] = {}
+    leak: dict[str, float | None]
+    try:
+        leak = {r: privleak(_auc(a, "Min-K% (40%)"), _auc(aucs["oracle"], "Min-K% (40%)"))
+                for r, a in aucs.items()}
+    except UndefinedMetric as e:  # e.g. a handful of holdout texts all below the forget ones
+        leak, undefined["PrivLeak"] = dict.fromkeys(aucs), str(e)
+    put("PrivLeak", leak)
     for attack in aucs["original"]:
-        put(f"MIA AUC {attack}", "auc", False, {r: aucs[r].get(attack) for r in ROLES})
+        put(f"MIA AUC {attack}", {r: aucs[r].get(attack) for r in ROLES})
+    # open-unlearning's convention: forget QA answers, without their EOS (memorization.py).
+    answers = {r: [answer_tokens(p.fact_scores("forget", j)[0])
+                   for j in range(len(p.facts["forget"]))] for r, p in probes.items()}
     for name, fn in (("Exact memorization (D_f)", exact_memorization),
                      ("Extraction strength (D_f)", extraction_strength)):
-        vals = {r: np.array([fn(s) for s in p.bio_scores["forget"]]) for r, p in probes.items()}
-        put(name, "frac", False, {r: float(v.mean()) for r, v in vals.items()}, vals)
+        vals = {r: np.array([fn(s) for s in answers[r]]) for r in probes}
+        put(name, {r: float(v.mean()) for r, v in vals.items()}, vals)
     extra = {"forget_questions": len(oracle_ratios), "utility_components": comps,
+             "undefined_metrics": undefined,
              "eval_passes": {r: {"forward": p.forward, "needed": p.needed,
                                  "ratio": p.forward / p.needed} for r, p in probes.items()},
              "examples": _examples(probes)}

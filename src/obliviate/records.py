@@ -14,10 +14,33 @@ from typing import Any, TextIO
 from obliviate.atomic import atomic_write
 from obliviate.errors import ObliviateError
 
-SCHEMA = "obliviate.run/1"
+SCHEMA = "obliviate.run/2"
+# What obliviate.run/2 changed (the numbers of a /1 record are not comparable with these):
+# PrivLeak in MUSE's orientation (the untouched original about -100, was about +100); TOFU's
+# ROUGE-L with Porter stemming (so model utility and "ROUGE-L recall (D_f)"); exact
+# memorization and extraction strength on forget QA answers without EOS (were biographies);
+# the shadow attack's "challenge ..." values from the challenge's own metric.py (a /1
+# record's were our strict variant, now named "strict ...").
+READABLE = ("obliviate.run/1", SCHEMA)
+CHANGED_IN_2 = ("PrivLeak", "Model utility", "ROUGE-L recall (D_f)",
+                "Exact memorization (D_f)", "Extraction strength (D_f)")
 ROLES = ("original", "unlearned", "oracle")
 REQUIRED = ("schema", "run_id", "created", "scenario", "method", "metrics", "efficiency",
             "environment")
+
+
+def record_schema(record: dict[str, Any]) -> str:
+    return str(record["schema"])
+
+
+def same_conventions(records: list[dict[str, Any]]) -> None:
+    """Refuse to put records of different schemas in one table: their numbers mean different
+    things (``CHANGED_IN_2``), and a mean over both would be silently wrong."""
+    schemas = sorted({record_schema(r) for r in records})
+    if len(schemas) > 1:
+        raise ObliviateError(f"these runs mix record schemas {', '.join(schemas)}, whose "
+                             f"metrics differ ({', '.join(CHANGED_IN_2)} changed in "
+                             f"{SCHEMA}); report them apart or re-run the old ones")
 
 
 def record_kind(record: dict[str, Any]) -> str:
@@ -72,8 +95,9 @@ def validate(record: object) -> None:
     missing = [k for k in REQUIRED if k not in record]
     if missing:
         raise ObliviateError(f"run record lacks {', '.join(missing)}")
-    if record["schema"] != SCHEMA:
-        raise ObliviateError(f"run record schema {record['schema']!r} is not {SCHEMA!r}")
+    if record["schema"] not in READABLE:
+        raise ObliviateError(f"run record schema {record['schema']!r} is not one obliviate "
+                             f"reads ({', '.join(READABLE)})")
     if not isinstance(record["metrics"], dict):
         raise ObliviateError("run record 'metrics' must be an object")
     side = record.get("sidecar")  # optional: records written before sidecars have none

@@ -33,7 +33,7 @@ from obliviate.models import build_model
 from obliviate.models.lm import add_lora
 from obliviate.passes import count_passes
 from obliviate.presets import preset_for
-from obliviate.records import writable_dir, write_record
+from obliviate.records import SCHEMA, writable_dir, write_record
 from obliviate.scenarios import get_scenario, user_scenario
 from obliviate.scenarios.people import PeopleData, PeopleScenario
 from obliviate.sidecar import file_name as sidecar_file
@@ -289,7 +289,7 @@ def _record(spec: RunSpec, data: Any, method: MethodSpec, cfg: object,
     now = dt.datetime.now(dt.timezone.utc)
     tag = hashlib.sha1(f"{now.isoformat()}{os.getpid()}{spec}".encode()).hexdigest()[:8]
     return {
-        "schema": "obliviate.run/1",
+        "schema": SCHEMA,
         "run_id": f"{now:%Y%m%dT%H%M%S}-{method.name}-{tag}",
         "created": now.isoformat(),
         "scenario": {"name": data.scenario, "forget": data.forget_spec, "seed": data.seed,

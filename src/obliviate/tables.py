@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from obliviate.records import same_conventions
+
 SCORE_METRICS = ("UA", "RA", "TA", "MIA-Eff")
 
 
@@ -63,6 +65,7 @@ def _by_method(records: Sequence[dict[str, Any]],
                ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Records grouped by method, and one record per seed for the original and oracle rows
     (their values are recorded beside every run, so any record of a seed will do)."""
+    same_conventions(list(records))
     by_method: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_method.setdefault(r["method"]["name"], []).append(r)

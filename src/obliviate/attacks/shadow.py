@@ -19,14 +19,10 @@ import torch
 from torch import nn
 
 from obliviate.attacks.target import Target
+from obliviate.metrics.challenge import challenge_confidence, challenge_score, forgetting_quality
 from obliviate.metrics.classification import accuracy
 from obliviate.metrics.probes import probe
-from obliviate.metrics.shadow import (
-    challenge_score,
-    forgetting_quality,
-    logit_confidence,
-    ulira_accuracy,
-)
+from obliviate.metrics.shadow import logit_confidence, strict_forgetting_quality, ulira_accuracy
 from obliviate.types import Split
 
 
@@ -40,10 +36,12 @@ class ShadowConfig:
                              "a Gaussian to each group with one model held out)")
 
 
-def _confidences(models: list[nn.Module], split: Split) -> np.ndarray:
+def _confidences(models: list[nn.Module], split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """(exact log-odds for U-LiRA and the strict score, the challenge's own confidences)."""
     with torch.no_grad():
         outs = [probe(m, split) for m in models]
-    return np.stack([logit_confidence(o.logits, o.labels) for o in outs])
+    return (np.stack([logit_confidence(o.logits, o.labels) for o in outs]),
+            np.stack([challenge_confidence(o.logits, o.labels) for o in outs]))
 
 
 def _accuracy(models: list[nn.Module], split: Split) -> float:
@@ -60,18 +58,24 @@ def attack(target: Target, pairs: list[tuple[nn.Module, nn.Module]],
         raise ValueError(f"the shadow attack needs k={cfg.k} model pairs, got {len(pairs)}")
     unlearned, retrained = [u for u, _ in pairs], [r for _, r in pairs]
     forget = target.data.forget
-    cu, cr = _confidences(unlearned, forget), _confidences(retrained, forget)
+    (cu, gu), (cr, gr) = _confidences(unlearned, forget), _confidences(retrained, forget)
     acc = ulira_accuracy(cu, cr)
-    quality, eps = forgetting_quality(cu, cr)
+    quality, eps = forgetting_quality(gu, gr)
+    strict, strict_eps = strict_forgetting_quality(cu, cr)
     ra = {g: _accuracy(ms, target.data.retain) for g, ms in (("u", unlearned), ("r", retrained))}
     ta = {g: _accuracy(ms, target.data.test) for g, ms in (("u", unlearned), ("r", retrained))}
     return {"values": {"U-LiRA accuracy": float(acc.mean() * 100),
                        "challenge forgetting quality F": quality,
                        "challenge score": challenge_score(quality, ra["u"], ra["r"],
                                                           ta["u"], ta["r"]),
+                       "strict forgetting quality F": strict,
+                       "strict score": challenge_score(strict, ra["u"], ra["r"], ta["u"],
+                                                       ta["r"]),
                        "RA unlearned": ra["u"], "RA retrained": ra["r"],
                        "TA unlearned": ta["u"], "TA retrained": ta["r"]},
-            "ideal": {"U-LiRA accuracy": 50.0, "challenge forgetting quality F": 1.0},
+            "ideal": {"U-LiRA accuracy": 50.0, "challenge forgetting quality F": 1.0,
+                      "strict forgetting quality F": 1.0},
             "per_sample": {"U-LiRA accuracy": [float(a) for a in acc],
-                           "epsilon": [float(e) for e in eps]},
+                           "epsilon": [float(e) for e in eps],
+                           "strict epsilon": [float(e) for e in strict_eps]},
             "params": {"k": cfg.k}}

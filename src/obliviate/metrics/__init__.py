@@ -21,15 +21,17 @@ if TYPE_CHECKING:
     from obliviate.metrics.gap import GAP_METRICS, avg_gap
     from obliviate.metrics.mia import mia_efficacy, select_members
     from obliviate.metrics.probes import probe, probe_features
-    from obliviate.metrics.values import METRICS, MetricInfo, MetricValue, get_metric
+    from obliviate.metrics.registry import METRICS, MetricInfo, get_metric, headline
+    from obliviate.metrics.values import MetricValue
 
 # name -> the submodule that defines it
 _HOME = {
     "accuracy": "classification", "per_class_accuracy": "classification",
     "unlearning_accuracy": "classification", "js_divergence": "divergence",
     "GAP_METRICS": "gap", "avg_gap": "gap", "mia_efficacy": "mia", "select_members": "mia",
-    "probe": "probes", "probe_features": "probes", "METRICS": "values",
-    "MetricInfo": "values", "MetricValue": "values", "get_metric": "values",
+    "probe": "probes", "probe_features": "probes", "METRICS": "registry",
+    "MetricInfo": "registry", "MetricValue": "values", "get_metric": "registry",
+    "headline": "registry",
 }
 
 
@@ -47,6 +49,7 @@ __all__ = [
     "accuracy",
     "avg_gap",
     "get_metric",
+    "headline",
     "js_divergence",
     "mia_efficacy",
     "per_class_accuracy",

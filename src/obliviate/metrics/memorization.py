@@ -3,6 +3,12 @@
 Both from the teacher-forced argmax alone (``TokenScores.argmax_correct``): EM as in Tirumala
 et al. 2022, ES as in locuslab/open-unlearning ``src/evals/metrics/memorization.py`` (minus the
 floor noted below). No generation is needed, by the lemma in ``extraction_strength``.
+
+Which tokens count follows open-unlearning: both metrics run on the forget set's question-answer
+pairs (``TOFU_QA_forget``), over the answer's labelled tokens with the final end-of-sequence
+token dropped (``tokenwise_vocab_logprobs`` keeps ``labels != -100`` minus the last, "to
+ignore eos prediction"); the question is context and never scored. ``answer_tokens`` makes
+that cut.
 """
 
 from __future__ import annotations
@@ -10,6 +16,16 @@ from __future__ import annotations
 import numpy as np
 
 from obliviate.metrics.lm_inputs import TokenScores
+
+
+def answer_tokens(s: TokenScores) -> TokenScores:
+    """The scored tokens of an answer ``a [EOS]`` without the EOS position (open-unlearning's
+    ``actual_indices[:-1]``). An answer that is only EOS has nothing to score: an error, where
+    open-unlearning logs a warning and drops the sample (EM) or scores 0 (ES)."""
+    if s.n_tokens < 2:
+        raise ValueError("answer_tokens: the answer has no token before its end-of-sequence "
+                         "token; exact memorization and extraction strength are undefined")
+    return TokenScores(s.logprobs[:-1], s.mu[:-1], s.sigma[:-1], s.argmax_correct[:-1])
 
 
 def exact_memorization(s: TokenScores) -> float:

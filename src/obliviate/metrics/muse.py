@@ -5,7 +5,8 @@ Checked against the reference code, swj0419/muse_bench: ``eval.py`` reads VerbMe
 KnowMem as ``agg["mean_rougeL"] * 100``, and its ``RougeEvalLogger`` (the same class in
 jaechan-repo/muse_bench ``verbmem/get_rouge.py`` and ``knowmem/get_rouge_qa.py``) stores
 ``rougeL`` as ``score["rougeL"].fmeasure`` from ``RougeScorer(..., use_stemmer=False)``
-called as ``score(gt, output)``. So both use ROUGE-L **F1** without stemming, in percent.
+called as ``score(gt, output)``. So both use ROUGE-L **F1** without stemming, in percent
+(TOFU, unlike MUSE, stems: ``metrics/rouge.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def _rouge_l_f1(predictions: Sequence[str], references: Sequence[str], what: str
                          "references; they must be paired one to one")
     if len(predictions) == 0:
         raise ValueError(f"{what}: no samples; nothing to measure")
-    f1 = np.array([rouge_l(p, r).f1 for p, r in zip(predictions, references, strict=True)])
+    f1 = np.array([rouge_l(p, r, stem=False).f1
+                   for p, r in zip(predictions, references, strict=True)])
     return MetricValue(value=100.0 * float(f1.mean()), per_sample=f1)
 
 
@@ -48,25 +50,48 @@ def knowmem(answers: Sequence[str], references: Sequence[str]) -> MetricValue:
     return _rouge_l_f1(answers, references, "knowmem")
 
 
-def privleak(auc_unlearned: float, auc_oracle: float | None) -> float:
-    """PrivLeak = (AUC(θ_u) - AUC(θ_r)) / AUC(θ_r) x 100, as METRICS.md defines it.
+class UndefinedMetric(ValueError):
+    """The metric has no value on these inputs (not a bad input): recorded as None with this
+    reason, never replaced by a made-up number."""
 
-    Both AUCs are ``mia_auc`` values (Min-K% with k = 0.4 on D_f members vs D_h non-members;
-    higher = "looks trained on"). Ideal 0; positive = leaking (the unlearned model still
-    looks trained on D_f), strongly negative = over-unlearned.
 
-    This differs from the MUSE code, whose AUC is the complement: muse_bench
-    ``metrics/privleak.py`` labels D_f 0 and D_h 1 with score -Min-K, so its AUC is
-    ``1 - ours`` and its PrivLeak is ``(a_r - a_u) / (1 - a_r) x 100`` in our AUCs (the
-    target model scores about -100 there). Same zero, opposite sign, different scale: do not
-    compare these numbers with MUSE's tables. A missing oracle AUC is an error, never a
-    stored constant (MUSE's eval.py uses ``AUC_RETRAIN``; open-unlearning falls back to a
-    default ``ref_value`` with a warning).
+def muse_auc(auc_members_high: float) -> float:
+    """MUSE's orientation of the Min-K% AUC, from ours: ``1 - auc``.
+
+    ``mia_auc`` ranks "looks trained on" high with D_f as the positive class. muse_bench
+    ``metrics/privleak.py`` (``eval``, key ``forget_holdout_Min-40%``) labels D_f 0 and D_h 1
+    and ranks by ``-Min-40%`` (``sweep``: ``roc_curve(y, -ppl)``, where ``Min-40%`` is minus
+    the mean of the lowest 40% token log-probabilities): the same ranking with the positive
+    class swapped, so its AUC is exactly ``1 - ours`` (ties count one half in both). A model
+    never trained on D_f scores about 0.5 in both; the trained target about 0 in MUSE's.
     """
-    if auc_oracle is None or not math.isfinite(auc_oracle) or auc_oracle == 0:
+    if not (math.isfinite(auc_members_high) and 0.0 <= auc_members_high <= 1.0):
+        raise ValueError(f"muse_auc: expected a ROC-AUC in [0, 1], got {auc_members_high!r}")
+    return 1.0 - auc_members_high
+
+
+def privleak(auc_unlearned: float, auc_oracle: float | None) -> float:
+    """PrivLeak in MUSE's convention: ``(AUC_m(θ_u) - AUC_m(θ_r)) / AUC_m(θ_r) x 100``.
+
+    Arguments are ``mia_auc`` values (Min-K% with k = 0.4, D_f members vs D_h non-members,
+    higher = "looks trained on"); ``AUC_m = muse_auc(...) = 1 - AUC`` is MUSE's orientation
+    (muse_bench ``eval.py``: ``(auc[key] - AUC_RETRAIN[key]) / AUC_RETRAIN[key] * 100``).
+    Ideal 0. Strongly negative (about -100 for MUSE's targets): under-unlearned, the forget
+    texts still look trained on. Large positive: over-unlearned, the forget texts now look
+    *less* familiar than never-seen ones.
+
+    Departures from muse_bench, on purpose: the oracle's AUC is the run's own retrained model,
+    never a stored constant (muse_bench uses ``AUC_RETRAIN``; open-unlearning falls back to a
+    default ``ref_value`` with a warning), and a missing or degenerate oracle AUC is an error.
+    Min-K% keeps at least one token (``max(1, int(n k))``; muse_bench's ``int(n k)`` averages
+    an empty slice for texts under 3 tokens).
+    """
+    if auc_oracle is None or not math.isfinite(auc_oracle):
         raise ValueError(f"PrivLeak needs the oracle's AUC (Min-K% AUC of the retrained model on "
                          f"D_f vs D_h); got {auc_oracle!r}")
-    for name, auc in (("auc_unlearned", auc_unlearned), ("auc_oracle", auc_oracle)):
-        if not (math.isfinite(auc) and 0.0 <= auc <= 1.0):
-            raise ValueError(f"privleak: {name} must be a ROC-AUC in [0, 1], got {auc!r}")
-    return (auc_unlearned - auc_oracle) / auc_oracle * 100.0
+    reference = muse_auc(auc_oracle)
+    if reference == 0:
+        raise UndefinedMetric("PrivLeak is undefined: the oracle ranks every forget text above "
+                              "every holdout text (MUSE-oriented AUC 0), so there is nothing "
+                              "to divide by")
+    return (muse_auc(auc_unlearned) - reference) / reference * 100.0

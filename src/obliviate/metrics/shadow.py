@@ -1,8 +1,15 @@
-"""Shadow-model membership inference for unlearning: U-LiRA and the NeurIPS 2023 score.
+"""Shadow-model membership inference for unlearning: U-LiRA, and our strict variant of the
+NeurIPS 2023 challenge's score (the challenge's own is ``metrics/challenge.py``).
 
 Both compare, per forget example, the logit-scaled confidence of K unlearned models with
 that of K models retrained without the forget set (METRICS.md). Inputs are (K, n) arrays:
 one row per model, one column per forget example.
+
+The strict variant departs from the challenge's ``metric.py`` on purpose: every cut between
+sorted confidences instead of a fixed grid of 100 thresholds per unit, both orientations of
+every threshold and interval, no "peaky" shortcut, and bins to epsilon 7 whatever K (the
+challenge's top bin is ceil(log(K - 1)), which for K = 4 gives no point above epsilon 2).
+It is reported as "strict forgetting quality F" / "strict score", never as the challenge's.
 """
 
 from __future__ import annotations
@@ -74,7 +81,8 @@ def _epsilon(fpr: float, fnr: float, delta: float) -> float | None:
     return max(log_pos(1 - delta - fpr) - math.log(fnr), log_pos(1 - delta - fnr) - math.log(fpr))
 
 
-def example_epsilon(unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA) -> float:
+def strict_example_epsilon(unlearned: np.ndarray, retrained: np.ndarray,
+                           delta: float = DELTA) -> float:
     """Max epsilon over single- and double-threshold attacks on one example's confidences.
 
     An attack calls a model "unlearned" (positive) when its confidence is above a threshold
@@ -99,22 +107,16 @@ def example_epsilon(unlearned: np.ndarray, retrained: np.ndarray, delta: float =
     return best
 
 
-def example_score(epsilon: float) -> float:
+def strict_example_score(epsilon: float) -> float:
     """2^(-floor(epsilon / 0.5)) below epsilon 7, else 0 (the challenge's bins)."""
     return 0.0 if epsilon >= 7 else 2.0 ** (-math.floor(epsilon / 0.5))
 
 
-def forgetting_quality(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[float, np.ndarray]:
+def strict_forgetting_quality(unlearned: np.ndarray, retrained: np.ndarray,
+                              ) -> tuple[float, np.ndarray]:
     """(F, per-example epsilon): F is the mean example score over the forget set."""
     u, r = np.asarray(unlearned, float), np.asarray(retrained, float)
     if u.shape[1:] != r.shape[1:] or u.ndim != 2 or min(u.shape[0], r.shape[0]) < 1:
         raise ValueError(f"need (K, n) arrays with the same n; got {u.shape} and {r.shape}")
-    eps = np.array([example_epsilon(u[:, i], r[:, i]) for i in range(u.shape[1])])
-    return float(np.mean([example_score(e) for e in eps])), eps
-
-
-def challenge_score(quality: float, ra_u: float, ra_r: float, ta_u: float, ta_r: float) -> float:
-    """F x (RA_u / RA_r) x (TA_u / TA_r), accuracies averaged over each group's models."""
-    if ra_r <= 0 or ta_r <= 0:
-        raise ValueError(f"retrained models' accuracies must be > 0 (RA {ra_r}, TA {ta_r})")
-    return quality * (ra_u / ra_r) * (ta_u / ta_r)
+    eps = np.array([strict_example_epsilon(u[:, i], r[:, i]) for i in range(u.shape[1])])
+    return float(np.mean([strict_example_score(e) for e in eps])), eps

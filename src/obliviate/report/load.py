@@ -39,10 +39,11 @@ class Run:
         return str(self.record["method"]["name"])
 
     @property
-    def group(self) -> tuple[str, str, str]:
-        """Runs that share a leaderboard: same kind, scenario and forget set."""
+    def group(self) -> tuple[str, str, str, str]:
+        """Runs that share a leaderboard: same kind, scenario, forget set and record schema
+        (an ``obliviate.run/1`` record measured PrivLeak and ROUGE differently)."""
         sc = self.record["scenario"]
-        return self.kind, str(sc["name"]), str(sc["forget"])
+        return self.kind, str(sc["name"]), str(sc["forget"]), str(self.record["schema"])
 
     @property
     def has_sidecar(self) -> bool:

@@ -7,20 +7,24 @@ from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any
 
+from obliviate.records import SCHEMA
 from obliviate.report import page, svg
 from obliviate.report.load import Run
 from obliviate.tables import LM_COLUMNS, SCORE_METRICS
 
 
-def groups(runs: Sequence[Run]) -> list[tuple[tuple[str, str, str], list[Run]]]:
+def groups(runs: Sequence[Run]) -> list[tuple[tuple[str, str, str, str], list[Run]]]:
     """Runs by (kind, scenario, forget set), in a stable order."""
     ordered = sorted(runs, key=lambda r: r.group)
     return [(k, list(v)) for k, v in groupby(ordered, key=lambda r: r.group)]
 
 
-def group_title(key: tuple[str, str, str]) -> str:
-    kind, scenario, forget = key
-    return f"{scenario} · forget {forget}" + (" · language model" if kind == "lm" else "")
+def group_title(key: tuple[str, str, str, str]) -> str:
+    kind, scenario, forget, schema = key
+    old = "" if schema == SCHEMA else (f" · recorded as {schema}, before the {SCHEMA} metric "
+                                       "conventions (not comparable with newer runs)")
+    return (f"{scenario} · forget {forget}" + (" · language model" if kind == "lm" else "")
+            + old)
 
 
 def run_title(r: Run) -> str:
