@@ -62,8 +62,6 @@ def demo(ws: Workspace, *, seed: int = 0, methods: Sequence[str] | None = None,
         print(f"\n== {scenario} · forget {forget}: {why} · seed {seed} · "
               + ", ".join(f"{k} {v}" for k, v in sizes.items()))
         print(leaderboard(records) if kind == "classification" else lm_leaderboard(records))
-    print(f"\nAvg.Gap: mean |unlearned − oracle| over UA, RA, TA, MIA-Eff in points (lower is "
-          f"better). FQ: TOFU forget quality, the KS-test p-value of truth ratios against the "
-          f"oracle (>= 0.05: indistinguishable); MU: model utility. Records and store: "
-          f"{ws.home}. Total {time.perf_counter() - start:.0f} s.")
+    # Each table ends with its own legend (tables.py): no classifier footnote under LM tables.
+    print(f"\nRecords and store: {ws.home}. Total {time.perf_counter() - start:.0f} s.")
     return 0

@@ -205,6 +205,7 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
     if bad:
         raise DivergedError(f"method {method.name!r} diverged: {bad[0]} has non-finite "
                             f"values (config {config_dict(cfg)}); try a smaller lr")
+    effect = weight_change(t.original if step is None else step.start, unlearned)
     models = {"original": t.original, "unlearned": unlearned, "oracle": t.oracle}
     arrays: dict[str, np.ndarray] = {}  # the feature sidecar (obliviate.sidecar)
     if _is_lm(data):
@@ -231,11 +232,30 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
                       "unlearned": seconds, "oracle": retrain_s, "per_sample": {}}
     record = _record(spec, data, method, cfg, preset, metrics, extra, efficiency,
                      result.info)
+    record["effect"] = effect
     # The sidecar first: a record never names a file that is not there yet.
     record["sidecar"] = write_sidecar(ws.runs_dir / sidecar_file(record["run_id"]), arrays)
     path = write_record(record, ws.runs_dir)
     store.add(record, path)
     return record, path
+
+
+def weight_change(before: nn.Module, after: nn.Module) -> dict[str, float]:
+    """How many weights the method changed, and the largest change: a method that changed
+    none (SSD selecting nothing, an lr too small to move float32) unlearned nothing, and the
+    verdict says so. Compared by name; weights a method added (a merged LoRA) have none."""
+    old = before.state_dict()
+    changed = total = 0
+    largest = 0.0
+    for name, new in after.state_dict().items():
+        ref = old.get(name)
+        if ref is None or ref.shape != new.shape or not new.is_floating_point():
+            continue
+        diff = (new.detach().cpu() - ref.detach().cpu()).abs()
+        changed += int((diff > 0).sum())
+        total += diff.numel()
+        largest = max(largest, float(diff.max()) if diff.numel() else 0.0)
+    return {"changed_parameters": changed, "parameters": total, "max_abs_change": largest}
 
 
 def attack_configs(spec: RunSpec, kind: str) -> dict[str, object]:
