@@ -20,7 +20,9 @@ from typing import Any
 import torch
 
 from obliviate.demo import SECTIONS
+from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
+from obliviate.presets import check_held_out
 from obliviate.runner import RunSpec, Workspace, prepare, run
 from obliviate.tables import leaderboard
 
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.methods.split(",")
     home = args.home or Path(tempfile.mkdtemp(prefix="obliviate-bench-"))
     ws = Workspace(home)
+    for scenario, _, task, _ in SECTIONS:  # refuse before anything is trained
+        if task == "classification":
+            check_held_out(scenario, methods, seeds)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for scenario, forget, task, why in SECTIONS:
         if task != "classification":
@@ -88,4 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ObliviateError as e:  # e.g. a seed a preset was chosen on: one line, exit 2
+        print(f"{Path(__file__).name}: error: {e}", file=sys.stderr)
+        sys.exit(2)

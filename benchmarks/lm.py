@@ -20,7 +20,9 @@ from typing import Any
 
 import torch
 
+from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
+from obliviate.presets import check_held_out
 from obliviate.records import read_record
 from obliviate.runner import RunSpec, Workspace, prepare, run
 from obliviate.tables import lm_leaderboard
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ws = Workspace(args.home or Path(tempfile.mkdtemp(prefix="obliviate-lm-")))
     records: list[dict[str, Any]] = []
     methods = args.methods.split(",")
+    check_held_out(args.scenario, methods, [int(s) for s in args.seeds.split(",")])
     for seed in (int(s) for s in args.seeds.split(",")):
         trained = prepare(RunSpec(methods[0], args.forget, args.scenario, seed), ws,
                           progress=False)
@@ -98,10 +101,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(args: argparse.Namespace, records: list[dict[str, Any]]) -> None:
     seeds = sorted({r["scenario"]["seed"] for r in records})
+    check_held_out(args.scenario, sorted({r["method"]["name"] for r in records}), seeds)
     print(f"### {args.scenario} · forget {args.forget}; seeds {seeds}, mean ± std\n\n"
           f"```\n{lm_leaderboard(records)}\n```\n")
     print("\n".join(f"- {line}" for line in bar_lines(records)))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ObliviateError as e:  # e.g. a seed a preset was chosen on: one line, exit 2
+        print(f"{Path(__file__).name}: error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -89,6 +89,28 @@ def test_json_output_and_user_npz(tmp_path: Path, capsys: pytest.CaptureFixture[
                                                           ["retain"] / 0.9)
 
 
+def test_user_data_gets_the_bundled_preset_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--data used to drop the scenario's preset silently (paper defaults barely move a small
+    model): now the digits preset applies, and the output and the record say so."""
+    from obliviate.presets import preset_for
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 5))
+    np.savez(tmp_path / "mine.npz", X=x, y=(x[:, 0] > 0).astype(int))
+    assert cli(tmp_path / "h", "run", "--data", str(tmp_path / "mine.npz"),
+               "--forget", "random:0.1", "--method", "rl") == 0
+    out = capsys.readouterr().out
+    assert "config: the paper's defaults with the digits preset (your data" in out
+    record = read_record(next((tmp_path / "h" / "runs").glob("*.json")))
+    assert record["method"]["preset"] == preset_for("digits", "rl") != {}
+    assert record["method"]["config"]["lr"] == preset_for("digits", "rl")["lr"]
+    assert record["method"]["preset_chosen_on"]["scenario"] == "digits"
+    assert cli(tmp_path / "h", "run", "--data", str(tmp_path / "mine.npz"),
+               "--forget", "random:0.1", "--method", "rl", "--no-preset") == 0
+    assert "config: the paper's defaults (--no-preset)" in capsys.readouterr().out
+
+
 def test_user_csv_with_label_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(1)
     lines = ["a,b,kind"] + [f"{u:.4f},{v:.4f},{'cat' if u > v else 'dog'}"

@@ -36,3 +36,30 @@ def test_show_config_prints_exactly_the_dataclass_defaults(
     printed = dict(line.strip().split(" = ", 1) for line in lines if " = " in line)
     defaults = {f.name: f.default for f in dataclasses.fields(METHODS[method].config)}
     assert printed == {k: repr(v) for k, v in defaults.items()}
+
+
+def test_every_preset_says_where_it_was_chosen() -> None:
+    from obliviate.presets import CHOSEN_ON, chosen_on
+
+    assert set(PRESETS) <= set(CHOSEN_ON)
+    for (scenario, method), (where, seeds) in CHOSEN_ON.items():
+        assert where in SCENARIOS and seeds, (scenario, method)
+        assert chosen_on(scenario, method) == {"scenario": where, "seeds": list(seeds)}
+
+
+def test_benchmark_refuses_seeds_a_preset_was_chosen_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preset chosen on digits seeds 3 and 4 blocks those seeds and no other; one chosen on
+    people-small blocks no seed of people."""
+    from obliviate import presets
+    from obliviate.errors import ObliviateError
+
+    monkeypatch.setitem(presets.PRESETS, ("digits", "ga"), {"lr": 0.01})
+    monkeypatch.setitem(presets.CHOSEN_ON, ("digits", "ga"), ("digits", (3, 4)))
+    monkeypatch.setitem(presets.CHOSEN_ON, ("people", "rmu"), ("people-small", (0, 1, 2)))
+    assert presets.tuned_on("digits", ["ga"], [0, 1, 2]) == []
+    assert presets.tuned_on("digits", ["ga"], [2, 3]) == [("ga", 3)]
+    assert presets.tuned_on("people", ["rmu"], [0, 1, 2]) == []
+    assert presets.tuned_on("digits", ["retrain"], [3]) == []  # no preset, nothing tuned
+    with pytest.raises(ObliviateError, match=r"digits: 2 method/seed pairs .*ga \(seed 3\), "
+                                             r"ga \(seed 4\)"):
+        presets.check_held_out("digits", ["ga"], [3, 4])

@@ -170,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
     if args.command == "run":
         record, path = run(_spec(args), ws, progress=not args.quiet)
+        if not args.json:
+            print(f"config: {record['method']['config_source']}")
         print(json.dumps(record, indent=1) if args.json else run_table(record))
         if not args.json:
             if "attacks" in record:

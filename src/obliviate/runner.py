@@ -32,7 +32,7 @@ from obliviate.methods import MethodSpec, get_method
 from obliviate.models import build_model
 from obliviate.models.lm import add_lora
 from obliviate.passes import count_passes
-from obliviate.presets import preset_for
+from obliviate.presets import USER_DATA_PRESETS, chosen_on, preset_for
 from obliviate.records import SCHEMA, writable_dir, write_record
 from obliviate.scenarios import get_scenario, user_scenario
 from obliviate.scenarios.people import PeopleData, PeopleScenario
@@ -156,12 +156,42 @@ def trained_model(data: Any, role: str, ws: Workspace, *, progress: bool = True,
 
 
 def method_config(spec: RunSpec, method: MethodSpec, scenario: str,
-                  ) -> tuple[Any, dict[str, object]]:
-    """Paper defaults, then the scenario's preset, then ``--set``. Presets were tuned on the
-    scenario's own model, so ``--model`` with another architecture runs without one."""
-    own_model = spec.model is None or spec.model == resolve_scenario(spec).model
-    preset = preset_for(scenario, method.name) if spec.use_preset and own_model else {}
-    return build_config(method.config, {**preset, **spec.overrides}), preset
+                  ) -> tuple[Any, dict[str, object], dict[str, Any]]:
+    """(config, preset, provenance): paper defaults, then a preset, then ``--set``.
+
+    The preset is the scenario's own; for a user's data file it is the preset of the bundled
+    scenario of that kind (``presets.USER_DATA_PRESETS``: the papers' defaults were chosen for
+    CIFAR-scale or 7B models and barely move the small models a CPU trains). Presets were
+    tuned on a scenario's own model, so ``--model`` with another architecture runs without
+    one. The provenance says which, in words (``source``, for the run output) and where the
+    preset was chosen (``preset_chosen_on``), for the record.
+    """
+    base = resolve_scenario(spec)
+    own_model = spec.model is None or spec.model == base.model
+    source_scenario = scenario
+    if spec.data:
+        source_scenario = USER_DATA_PRESETS.get(base.kind, scenario) if base.kind != "lm" \
+            else spec.scenario
+    preset = (preset_for(source_scenario, method.name)
+              if spec.use_preset and own_model else {})
+    if not spec.use_preset:
+        source = "the paper's defaults (--no-preset)"
+    elif not own_model:
+        source = (f"the paper's defaults: --model {spec.model} is not the scenario's model, "
+                  "and presets were tuned on that model")
+    elif not preset:
+        source = f"the paper's defaults (no preset for {method.name} on {source_scenario})"
+    else:
+        where = chosen_on(source_scenario, method.name) or {}
+        why = "" if source_scenario == scenario else (
+            f" (your data: the preset of the bundled {source_scenario} scenario)")
+        source = (f"the paper's defaults with the {source_scenario} preset{why}, chosen on "
+                  f"{where.get('scenario')} seeds {where.get('seeds')}")
+    if spec.overrides:
+        source += f"; then --set {', '.join(f'{k}={v}' for k, v in spec.overrides.items())}"
+    provenance = {"source": source, "preset_chosen_on": chosen_on(source_scenario, method.name)
+                  if preset else None}
+    return build_config(method.config, {**preset, **spec.overrides}), preset, provenance
 
 
 @dataclass(frozen=True)
@@ -181,7 +211,7 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
     scenario = resolve_scenario(spec)
     method = get_method(spec.method, task="causal_lm" if scenario.kind == "lm"
                         else "classification")
-    cfg, preset = method_config(spec, method, scenario.name)
+    cfg, preset, provenance = method_config(spec, method, scenario.name)
     if spec.lora and scenario.kind != "lm":  # before any training, not after
         raise ObliviateError("--lora is for language models (the people scenarios)")
     attack_cfgs = attack_configs(spec, "lm" if scenario.kind == "lm" else "classification")
@@ -233,6 +263,8 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
     record = _record(spec, data, method, cfg, preset, metrics, extra, efficiency,
                      result.info)
     record["effect"] = effect
+    record["method"]["config_source"] = provenance["source"]
+    record["method"]["preset_chosen_on"] = provenance["preset_chosen_on"]
     # The sidecar first: a record never names a file that is not there yet.
     record["sidecar"] = write_sidecar(ws.runs_dir / sidecar_file(record["run_id"]), arrays)
     path = write_record(record, ws.runs_dir)
