@@ -179,7 +179,7 @@ def test_run_table_shows_lm_metrics_with_missing_oracle_values() -> None:
 
     record = {
         "scenario": {"name": "people-tiny", "model": "gpt2", "forget": "people:0.34",
-                     "seed": 0, "sizes": {"forget": 92, "retain": 200}},
+                     "seed": 0, "sizes": {"forget": 92, "retain": 200}, "kind": "lm"},
         "method": {"name": "npo"},
         "efficiency": {"unlearn_seconds": 1.0, "ratio": 0.1, "retrain_seconds": 10.0,
                        "forward": 5, "backward": 5, "retrain_forward": 50,
@@ -196,6 +196,8 @@ def test_run_table_shows_lm_metrics_with_missing_oracle_values() -> None:
     assert ref.split()[-2:] == ["—", "—"]  # oracle value and gap
     fq = next(line for line in lines if line.startswith("Forget quality"))
     assert fq.split()[-4:] == ["0.0000", "0.2000", "1.0000", "0.8000"]
+    assert lines[-1].startswith("verdict: not available (verdict: the record lacks model "
+                                "utility")
 
 
 def test_local_hf_model_fine_tuned_then_unlearned_through_lora(tmp_path: Path) -> None:

@@ -111,9 +111,9 @@ PRESETS: dict[tuple[str, str], dict[str, object]] = {
 }
 
 
-# A user's own data file (``--data``) gets the preset of the bundled scenario of its kind:
-# the same training recipe on a small model, where the papers' defaults barely move it.
-USER_DATA_PRESETS: dict[str, str] = {"classification": "digits"}
+# A user's own data file (``--data``) gets the preset of the bundled scenario it stands in
+# for (``--scenario``, digits by default): the same training recipe on a small model, where
+# the papers' defaults barely move it (runconfig.method_config).
 
 # Where each preset was chosen: the scenario its sweep ran on and that scenario's seeds. A
 # benchmark never reports a seed a preset in it was chosen on (``check_held_out``); a preset

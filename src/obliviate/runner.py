@@ -1,9 +1,12 @@
-"""The only place that wires scenario + method + metrics into a RunRecord (DESIGN.md)."""
+"""The only place that wires experiment + method + metrics into a RunRecord (DESIGN.md).
+
+It talks to the ``Experiment`` protocol only (``obliviate.experiment``): it never asks which
+kind of model it holds, so a new kind adds a package and changes no line here.
+"""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -11,35 +14,29 @@ import os
 import platform
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 import obliviate
-from obliviate import runner_lm
-from obliviate.attacks import ATTACKS, Target, parse_attacks, run_attacks
+from obliviate.attacks import Target, run_attacks
 from obliviate.cache import ModelCache
-from obliviate.config import build_config, config_dict
+from obliviate.config import config_dict
 from obliviate.errors import DivergedError, ObliviateError
-from obliviate.evaluate import evaluate
-from obliviate.features import classifier_arrays
+from obliviate.experiment import Experiment, device, environment, environment_differs
 from obliviate.methods import MethodSpec, get_method
-from obliviate.models import build_model
 from obliviate.models.lm import add_lora
 from obliviate.passes import count_passes
-from obliviate.presets import USER_DATA_PRESETS, chosen_on, preset_for
 from obliviate.records import SCHEMA, writable_dir, write_record
-from obliviate.scenarios import get_scenario, user_scenario
-from obliviate.scenarios.people import PeopleData, PeopleScenario
+from obliviate.runconfig import attack_configs, method_config, weight_change
+from obliviate.scenarios import get_scenario
 from obliviate.sidecar import file_name as sidecar_file
 from obliviate.sidecar import write_sidecar
 from obliviate.store import Store, sqlite_url
-from obliviate.training import train
 from obliviate.types import UnlearnData
 
 log = logging.getLogger("obliviate")
@@ -47,7 +44,7 @@ log = logging.getLogger("obliviate")
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What to run. ``data`` (a user file) replaces ``scenario`` when given."""
+    """What to run. ``data`` (a user file) replaces the scenario's data when given."""
 
     method: str
     forget: str
@@ -61,6 +58,7 @@ class RunSpec:
     lora: bool = False  # language models: unlearn through a LoRA adapter, merged afterwards
     attacks: tuple[str, ...] = ()  # attacks/ to add to the evaluation ("all": every one)
     attack_overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    noise_floor: bool = True  # also train an independent exact retrain (the noise floor)
 
 
 @dataclass(frozen=True)
@@ -89,109 +87,64 @@ class Workspace:
 
 @dataclass
 class Trained:
-    """The original and oracle models of one built scenario, with their training costs."""
+    """The trained models of one built experiment, with their training costs (``meta``)."""
 
-    data: Any  # ScenarioData or PeopleData
+    data: Experiment
     original: nn.Module
     oracle: nn.Module
     meta: dict[str, dict[str, Any]]
+    independent: nn.Module | None = None  # the noise floor, when trained
 
-
-def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    def references(self) -> dict[str, nn.Module]:
+        out = {"original": self.original, "oracle": self.oracle}
+        if self.independent is not None:
+            out["independent"] = self.independent
+        return out
 
 
 def resolve_scenario(spec: RunSpec) -> Any:
-    """The classifier or people scenario a spec names (``--data`` replaces ``--scenario``)."""
-    if spec.data:
-        base = get_scenario(spec.scenario)
-        if isinstance(base, PeopleScenario):  # a people JSONL in place of the generator
-            return dataclasses.replace(base, name=f"{base.name}:{spec.data}",
-                                       data_path=spec.data)
-        return user_scenario(spec.data, spec.label)
-    return get_scenario(spec.scenario)
+    """The scenario a spec names; ``--data`` puts the user's file in its place."""
+    base = get_scenario(spec.scenario)
+    return base.with_data(spec.data, spec.label) if spec.data else base
 
 
-def _is_lm(data: Any) -> bool:
-    return isinstance(data, PeopleData)
+def build(spec: RunSpec) -> Experiment:
+    """The spec's experiment: splits and forget set, nothing trained yet."""
+    exp: Experiment = resolve_scenario(spec).build(spec.forget, spec.seed, model=spec.model)
+    return exp
 
 
 def prepare(spec: RunSpec, ws: Workspace, *, progress: bool = True) -> Trained:
-    """Build the splits and train (or load from the cache) the original and the oracle."""
-    data = resolve_scenario(spec).build(spec.forget, spec.seed, model=spec.model)
+    """Build the experiment and train (or load from the cache) its reference models."""
+    exp = build(spec)
+    roles = ("original", "oracle", "independent") if spec.noise_floor else ("original",
+                                                                           "oracle")
     models, meta = {}, {}
-    for role in ("original", "oracle"):
-        models[role], meta[role] = trained_model(data, role, ws, progress=progress)
-    return Trained(data, models["original"], models["oracle"], meta)
+    for role in roles:
+        models[role], meta[role] = trained_model(exp, role, ws, progress=progress)
+    return Trained(exp, models["original"], models["oracle"], meta, models.get("independent"))
 
 
-def trained_model(data: Any, role: str, ws: Workspace, *, progress: bool = True,
+def trained_model(exp: Experiment, role: str, ws: Workspace, *, progress: bool = True,
                   ) -> tuple[nn.Module, dict[str, Any]]:
-    """The ``original`` or ``oracle`` model of built ``data``, from the cache or trained."""
+    """The model of ``role`` ("original", "oracle", "independent"), cached or trained; its
+    meta records the training time and where it was measured."""
     cache = ws.cache
-    key = data.model_key(role)
-    if _is_lm(data):
-        model = data.new_model()
-    else:
-        model = build_model(data.model, data.pool.input_shape, data.n_classes, data.seed)
+    key = exp.model_key(role)
+    model = exp.new_model(role)
     cached = cache.load(key, model)
     if cached is None:
         model.to(device())
-        _warm_up(model, data)
+        _warm_up(model, exp)
         start = time.perf_counter()
         with count_passes(model) as passes:
-            if _is_lm(data):
-                stats = runner_lm.train(model, data, role, progress=progress)
-            else:
-                split = data.train_split() if role == "original" else data.retain
-                train(model, split, data.task, data.recipe, seed=data.seed,
-                      desc=f"train {role}", progress=progress)
-                stats = {}
+            stats = exp.train(model, role, progress=progress)
         cached = {"role": role, "seconds": time.perf_counter() - start,
                   "forward": passes.forward, "backward": passes.backward,
-                  "scenario": data.scenario, "seed": data.seed, **stats}
-        cache.save(key, model, cached,
-                   runner_lm.exporter(model, data) if _is_lm(data) else None)
+                  "scenario": exp.scenario, "seed": exp.seed, "environment": environment(),
+                  **stats}
+        cache.save(key, model, cached, exp.exporter(model))
     return model.to(device()).eval(), cached
-
-
-def method_config(spec: RunSpec, method: MethodSpec, scenario: str,
-                  ) -> tuple[Any, dict[str, object], dict[str, Any]]:
-    """(config, preset, provenance): paper defaults, then a preset, then ``--set``.
-
-    The preset is the scenario's own; for a user's data file it is the preset of the bundled
-    scenario of that kind (``presets.USER_DATA_PRESETS``: the papers' defaults were chosen for
-    CIFAR-scale or 7B models and barely move the small models a CPU trains). Presets were
-    tuned on a scenario's own model, so ``--model`` with another architecture runs without
-    one. The provenance says which, in words (``source``, for the run output) and where the
-    preset was chosen (``preset_chosen_on``), for the record.
-    """
-    base = resolve_scenario(spec)
-    own_model = spec.model is None or spec.model == base.model
-    source_scenario = scenario
-    if spec.data:
-        source_scenario = USER_DATA_PRESETS.get(base.kind, scenario) if base.kind != "lm" \
-            else spec.scenario
-    preset = (preset_for(source_scenario, method.name)
-              if spec.use_preset and own_model else {})
-    if not spec.use_preset:
-        source = "the paper's defaults (--no-preset)"
-    elif not own_model:
-        source = (f"the paper's defaults: --model {spec.model} is not the scenario's model, "
-                  "and presets were tuned on that model")
-    elif not preset:
-        source = f"the paper's defaults (no preset for {method.name} on {source_scenario})"
-    else:
-        where = chosen_on(source_scenario, method.name) or {}
-        why = "" if source_scenario == scenario else (
-            f" (your data: the preset of the bundled {source_scenario} scenario)")
-        source = (f"the paper's defaults with the {source_scenario} preset{why}, chosen on "
-                  f"{where.get('scenario')} seeds {where.get('seeds')}")
-    if spec.overrides:
-        source += f"; then --set {', '.join(f'{k}={v}' for k, v in spec.overrides.items())}"
-    provenance = {"source": source, "preset_chosen_on": chosen_on(source_scenario, method.name)
-                  if preset else None}
-    return build_config(method.config, {**preset, **spec.overrides}), preset, provenance
 
 
 @dataclass(frozen=True)
@@ -209,24 +162,28 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
         progress: bool = True, step: Step | None = None) -> tuple[dict[str, Any], Path]:
     """Unlearn, evaluate beside the oracle, write the record and index it in the store."""
     scenario = resolve_scenario(spec)
-    method = get_method(spec.method, task="causal_lm" if scenario.kind == "lm"
-                        else "classification")
-    cfg, preset, provenance = method_config(spec, method, scenario.name)
-    if spec.lora and scenario.kind != "lm":  # before any training, not after
-        raise ObliviateError("--lora is for language models (the people scenarios)")
-    attack_cfgs = attack_configs(spec, "lm" if scenario.kind == "lm" else "classification")
+    exp = trained.data if trained is not None else build(spec)
+    method = get_method(spec.method, task=exp.task.name)
+    cfg, preset, provenance = method_config(
+        method, scenario=scenario.name, preset_scenario=spec.scenario if spec.data else
+        scenario.name, use_preset=spec.use_preset, overrides=spec.overrides,
+        own_model=spec.model is None or spec.model == scenario.model, model=spec.model)
+    if spec.lora and not scenario.supports_lora:  # before any training, not after
+        raise ObliviateError("--lora is for Hugging Face language models (the people "
+                             "scenarios)")
+    attack_cfgs = attack_configs(spec.attacks, spec.attack_overrides, exp.kind)
     store = ws.store()  # open before the slow part: a bad URL fails at once
     writable_dir(ws.runs_dir)  # likewise: never lose a finished run to an unwritable directory
     t = trained or prepare(spec, ws, progress=progress)
-    data = t.data
-    model = copy.deepcopy(t.original if step is None else step.start)
+    start_model = t.original if step is None else step.start
+    model = copy.deepcopy(start_model)
     if spec.lora:
         model = add_lora(model)
-    _warm_up(t.original, data)
+    _warm_up(t.original, exp)
     start = time.perf_counter()
     with count_passes(model) as passes:
-        result = method.unlearn(model, data.unlearn_data() if step is None else
-                                step.unlearn_data, cfg, task=data.task, seed=spec.seed)
+        result = method.unlearn(model, exp.unlearn_data() if step is None else
+                                step.unlearn_data, cfg, task=exp.task, seed=spec.seed)
     seconds = time.perf_counter() - start
     unlearned = result.model.eval()
     if spec.lora:  # fold the adapter in: evaluation and records see a plain model
@@ -235,70 +192,52 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
     if bad:
         raise DivergedError(f"method {method.name!r} diverged: {bad[0]} has non-finite "
                             f"values (config {config_dict(cfg)}); try a smaller lr")
-    effect = weight_change(t.original if step is None else step.start, unlearned)
-    models = {"original": t.original, "unlearned": unlearned, "oracle": t.oracle}
-    arrays: dict[str, np.ndarray] = {}  # the feature sidecar (obliviate.sidecar)
-    if _is_lm(data):
-        metrics, extra = runner_lm.evaluate(models, data, seed=spec.seed, arrays_out=arrays)
-    else:
-        metrics, per_class = evaluate(models, data, seed=spec.seed)
-        extra = {"per_class_accuracy": per_class}
-        arrays = classifier_arrays(models, data, seed=spec.seed)
+    effect = weight_change(start_model, unlearned)
+    models = {**t.references(), "unlearned": unlearned}
+    evaluation = exp.evaluate(models, progress=progress)
+    metrics, extra = evaluation.metrics, dict(evaluation.fields)
     if step is not None:
         extra["sequence"] = step.info
         step.result["model"] = unlearned
     if attack_cfgs:
         def pairs(k: int) -> list[tuple[nn.Module, nn.Module]]:
             return _shadow_pairs(t, unlearned, method, cfg, ws, k, progress)
+        attack_models = {r: m for r, m in models.items() if r != "independent"}
         extra["attacks"] = run_attacks(list(attack_cfgs), attack_cfgs,
-                                       Target(data, models, spec.seed),
-                                       None if _is_lm(data) else pairs)
-    retrain_s = float(t.meta["oracle"]["seconds"])
-    efficiency = {"unlearn_seconds": seconds, "retrain_seconds": retrain_s,
-                  "ratio": seconds / retrain_s, "forward": passes.forward,
-                  "backward": passes.backward, "retrain_forward": t.meta["oracle"]["forward"],
-                  "retrain_backward": t.meta["oracle"]["backward"]}
+                                       Target(exp, attack_models, spec.seed), pairs)
+    efficiency = _efficiency(t.meta, seconds, passes.forward, passes.backward)
     metrics["RTE"] = {"unit": "s", "higher_is_better": False, "original": None,
-                      "unlearned": seconds, "oracle": retrain_s, "per_sample": {}}
-    record = _record(spec, data, method, cfg, preset, metrics, extra, efficiency,
-                     result.info)
+                      "unlearned": seconds, "oracle": efficiency["retrain_seconds"],
+                      "per_sample": {}}
+    record = _record(spec, exp, method, cfg, preset, metrics, extra, efficiency, result.info)
     record["effect"] = effect
     record["method"]["config_source"] = provenance["source"]
     record["method"]["preset_chosen_on"] = provenance["preset_chosen_on"]
     # The sidecar first: a record never names a file that is not there yet.
-    record["sidecar"] = write_sidecar(ws.runs_dir / sidecar_file(record["run_id"]), arrays)
+    record["sidecar"] = write_sidecar(ws.runs_dir / sidecar_file(record["run_id"]),
+                                      evaluation.arrays)
     path = write_record(record, ws.runs_dir)
     store.add(record, path)
     return record, path
 
 
-def weight_change(before: nn.Module, after: nn.Module) -> dict[str, float]:
-    """How many weights the method changed, and the largest change: a method that changed
-    none (SSD selecting nothing, an lr too small to move float32) unlearned nothing, and the
-    verdict says so. Compared by name; weights a method added (a merged LoRA) have none."""
-    old = before.state_dict()
-    changed = total = 0
-    largest = 0.0
-    for name, new in after.state_dict().items():
-        ref = old.get(name)
-        if ref is None or ref.shape != new.shape or not new.is_floating_point():
-            continue
-        diff = (new.detach().cpu() - ref.detach().cpu()).abs()
-        changed += int((diff > 0).sum())
-        total += diff.numel()
-        largest = max(largest, float(diff.max()) if diff.numel() else 0.0)
-    return {"changed_parameters": changed, "parameters": total, "max_abs_change": largest}
-
-
-def attack_configs(spec: RunSpec, kind: str) -> dict[str, object]:
-    """The configs of the attacks a spec asks for, checked before anything is trained."""
-    names = parse_attacks(",".join(spec.attacks), kind) if spec.attacks else []
-    stray = sorted(set(spec.attack_overrides) - set(names))
-    if stray:
-        raise ObliviateError(f"--attack-set names {stray[0]!r}, which is not among the "
-                             f"attacks of this run ({', '.join(names) or 'none'})")
-    return {n: build_config(ATTACKS[n].config, dict(spec.attack_overrides.get(n, {})))
-            for n in names}
+def _efficiency(meta: dict[str, dict[str, Any]], seconds: float, forward: int,
+                backward: int) -> dict[str, Any]:
+    """Time against retraining, only where both were timed in the same environment."""
+    oracle = meta["oracle"]
+    retrain_s = float(oracle["seconds"])
+    withheld = environment_differs(oracle.get("environment"), environment())
+    out: dict[str, Any] = {
+        "unlearn_seconds": seconds, "retrain_seconds": retrain_s,
+        "ratio": None if withheld else seconds / retrain_s, "forward": forward,
+        "backward": backward, "retrain_forward": oracle["forward"],
+        "retrain_backward": oracle["backward"], "environment": environment(),
+        "retrain_environment": oracle.get("environment")}
+    if withheld:
+        out["ratio_withheld"] = withheld
+    if "independent" in meta:
+        out["independent_seconds"] = float(meta["independent"]["seconds"])
+    return out
 
 
 def _shadow_pairs(t: Trained, unlearned: nn.Module, method: MethodSpec, cfg: object,
@@ -307,19 +246,19 @@ def _shadow_pairs(t: Trained, unlearned: nn.Module, method: MethodSpec, cfg: obj
     pair, then models trained (or loaded from the cache) and unlearned with other seeds."""
     pairs = [(unlearned, t.oracle)]
     for i in tqdm(range(1, k), desc="shadow models", leave=False, disable=not progress):
-        data = dataclasses.replace(t.data, seed=t.data.seed + i)
-        original, _ = trained_model(data, "original", ws, progress=False)
-        oracle, _ = trained_model(data, "oracle", ws, progress=False)
-        result = method.unlearn(copy.deepcopy(original), data.unlearn_data(), cfg,
-                                task=data.task, seed=data.seed)
+        exp = t.data.with_seed(t.data.seed + i)
+        original, _ = trained_model(exp, "original", ws, progress=False)
+        oracle, _ = trained_model(exp, "oracle", ws, progress=False)
+        result = method.unlearn(copy.deepcopy(original), exp.unlearn_data(), cfg,
+                                task=exp.task, seed=exp.seed)
         model = result.model.eval()
         if not all(torch.isfinite(p).all() for p in model.state_dict().values()):
-            raise DivergedError(f"method {method.name!r} diverged on shadow seed {data.seed}")
+            raise DivergedError(f"method {method.name!r} diverged on shadow seed {exp.seed}")
         pairs.append((model, oracle))
     return pairs
 
 
-def _warm_up(model: nn.Module, data: Any) -> None:
+def _warm_up(model: nn.Module, exp: Experiment) -> None:
     """Two SGD steps on a throwaway copy, outside the clock.
 
     The first optimizer step in a process pays about a second of one-time setup (measured on
@@ -328,14 +267,14 @@ def _warm_up(model: nn.Module, data: Any) -> None:
     """
     model = copy.deepcopy(model)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
-    batch = next(data.retain.batches(32)).to(next(model.parameters()).device)
+    batch = exp.warm_up_batch().to(next(model.parameters()).device)
     for _ in range(2):
         opt.zero_grad()
-        data.task.per_sample_loss(model, batch).mean().backward()
+        exp.task.per_sample_loss(model, batch).mean().backward()
         opt.step()
 
 
-def _record(spec: RunSpec, data: Any, method: MethodSpec, cfg: object,
+def _record(spec: RunSpec, exp: Experiment, method: MethodSpec, cfg: object,
             preset: dict[str, object], metrics: dict[str, Any], extra: dict[str, Any],
             efficiency: dict[str, Any], info: dict[str, float]) -> dict[str, Any]:
     now = dt.datetime.now(dt.timezone.utc)
@@ -344,13 +283,8 @@ def _record(spec: RunSpec, data: Any, method: MethodSpec, cfg: object,
         "schema": SCHEMA,
         "run_id": f"{now:%Y%m%dT%H%M%S}-{method.name}-{tag}",
         "created": now.isoformat(),
-        "scenario": {"name": data.scenario, "forget": data.forget_spec, "seed": data.seed,
-                     "kind": "lm" if _is_lm(data) else "classification",
-                     **(runner_lm.scenario_fields(data) if _is_lm(data) else
-                        {"model": data.model, "sizes": data.sizes(),
-                         "recipe": asdict(data.recipe), "classes": list(data.pool.classes),
-                         "data_fingerprint": data.pool.fingerprint(),
-                         "forget_rows": [int(r) for r in data.pool.row[data.forget.ids]]})},
+        "scenario": {"name": exp.scenario, "forget": exp.forget_spec, "seed": exp.seed,
+                     "kind": exp.kind, **exp.record_fields()},
         "method": {"name": method.name, "paper": method.paper, "config": config_dict(cfg),
                    "preset": preset, "overrides": dict(spec.overrides), "info": info},
         "metrics": metrics,

@@ -17,26 +17,7 @@ import numpy as np
 
 from obliviate.errors import ObliviateError
 from obliviate.runner import RunSpec, Step, Trained, Workspace, prepare, run, trained_model
-from obliviate.scenarios.people import PeopleData
 from obliviate.types import UnlearnData
-
-
-def _units(data: Any) -> list[Any]:
-    """What a request forgets: forget people, or forget sample ids."""
-    if isinstance(data, PeopleData):
-        return list(data.forget_ids)
-    return [int(i) for i in data.forget.ids]
-
-
-def _with_forget(data: Any, units: list[Any], label: str) -> Any:
-    """``data`` with ``units`` as its forget set and every other training row retained."""
-    if isinstance(data, PeopleData):
-        return dataclasses.replace(data, forget_ids=tuple(units), forget_spec=label)
-    train = data.train_split()
-    is_f = np.isin(train.ids, np.asarray(units))
-    return dataclasses.replace(data, forget_spec=label,
-                               forget=train.subset(np.nonzero(is_f)[0], "forget"),
-                               retain=train.subset(np.nonzero(~is_f)[0], "retain"))
 
 
 def sequential(spec: RunSpec, ws: Workspace, requests: int, *,
@@ -47,28 +28,28 @@ def sequential(spec: RunSpec, ws: Workspace, requests: int, *,
                              "single runs instead")
     if requests < 2:
         raise ObliviateError(f"--requests {requests}: a sequence needs at least 2 requests")
-    t = prepare(spec, ws, progress=progress)
-    units = _units(t.data)
+    t = prepare(dataclasses.replace(spec, noise_floor=False), ws, progress=progress)
+    units = t.data.units()
     if requests > len(units):
         raise ObliviateError(f"--requests {requests}: need 2 .. {len(units)} (the forget set "
-                             f"{spec.forget!r} has {len(units)} "
-                             f"{'people' if isinstance(t.data, PeopleData) else 'samples'})")
+                             f"{spec.forget!r} has {len(units)} {t.data.unit_name})")
     order = np.random.default_rng(spec.seed).permutation(len(units))
     batches = [[units[i] for i in sorted(part)] for part in np.array_split(order, requests)]
     model, records, done = t.original, [], []
     for i, batch in enumerate(batches, start=1):
         done += batch
         label = f"{spec.forget} in {requests} requests: 1-{i}"
-        data = _with_forget(t.data, done, label)
+        data = t.data.with_forget(done, label)
         oracle, meta = trained_model(data, "oracle", ws, progress=progress)
-        this = _with_forget(t.data, batch, label)
-        step = Step(model, UnlearnData(forget=this.forget, retain=data.retain,
-                                       recipe=data.recipe),
+        this = t.data.with_forget(batch, label)
+        so_far = data.unlearn_data()
+        step = Step(model, UnlearnData(forget=this.unlearn_data().forget,
+                                       retain=so_far.retain, recipe=so_far.recipe),
                     {"request": i, "of": requests, "forget_this_request": len(batch),
                      "forget_so_far": len(done)})
-        record, _ = run(spec, ws, trained=Trained(data, t.original, oracle,
-                                                  {"original": t.meta["original"],
-                                                   "oracle": meta}),
+        record, _ = run(dataclasses.replace(spec, noise_floor=False), ws,
+                        trained=Trained(data, t.original, oracle,
+                                        {"original": t.meta["original"], "oracle": meta}),
                         progress=progress, step=step)
         model = step.result["model"]
         records.append(record)

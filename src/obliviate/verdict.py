@@ -30,6 +30,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from obliviate.records import record_kind
+
 UTILITY_SHARE = 0.9  # LM: model utility kept relative to the original (the project's bar)
 FQ_BAR = 0.05  # TOFU: p >= 0.05, statistically indistinguishable from the oracle
 
@@ -72,7 +74,7 @@ def verdict(record: dict[str, Any]) -> Verdict:
         return Verdict("unchanged", "unchanged",
                        f"verdict: the method left the model unchanged (0 of {n} weights "
                        f"changed): nothing was unlearned; this is the original model")
-    kind = record["scenario"].get("kind", "classification")
+    kind = record_kind(record)
     return _lm(record) if kind == "lm" else _classifier(record)
 
 

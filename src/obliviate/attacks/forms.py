@@ -18,7 +18,7 @@ nothing about forgetting.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from obliviate.attacks.target import Target
 from obliviate.data.lm_encoding import encode_cloze, encode_qa, to_split
 from obliviate.data.people_io import Fact
 from obliviate.lm_training import exact_match
+from obliviate.scenarios.people import PeopleData
 
 FORMS = ("held-out template", "fill-in-the-blank", "multiple choice")
 
@@ -61,7 +62,8 @@ def cloze_prefix(f: Fact) -> str:
 def form_scores(model: nn.Module, facts: list[Fact], target: Target,
                 cfg: FormsConfig) -> dict[str, float]:
     """% of ``facts`` answered correctly in each form (and with the trained phrasings)."""
-    tok, task = target.data.tokenizer, target.data.task
+    data = _people(target)
+    tok, task = data.tokenizer, data.task
 
     def em(items: list[tuple[list[int], list[int]]]) -> float:
         split = to_split("form", items, range(len(items)), task.pad_id)
@@ -89,10 +91,15 @@ def form_scores(model: nn.Module, facts: list[Fact], target: Target,
     return out
 
 
+def _people(target: Target) -> PeopleData:
+    """The attack is declared for language-model runs only (``ATTACKS["forms"].kinds``,
+    checked by ``parse_attacks``), whose experiment is the people scenario's."""
+    return cast(PeopleData, target.data)
+
+
 def attack(target: Target, cfg: FormsConfig) -> dict[str, Any]:
-    if not target.is_lm:
-        raise ValueError("the form attack asks questions: it is for language models")
-    forget, retain = target.data.facts("forget"), target.data.facts("retain")
+    data = _people(target)
+    forget, retain = data.facts("forget"), data.facts("retain")
     scores = {r: form_scores(m, forget, target, cfg) for r, m in target.models.items()}
     kept = {r: form_scores(m, retain, target, cfg) for r, m in target.models.items()}
     variants = {form: {"before": {r: s["trained template"] for r, s in scores.items()},

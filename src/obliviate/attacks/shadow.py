@@ -12,7 +12,7 @@ The run's own unlearned model and oracle are the first pair.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from obliviate.metrics.challenge import challenge_confidence, challenge_score, f
 from obliviate.metrics.classification import accuracy
 from obliviate.metrics.probes import probe
 from obliviate.metrics.shadow import logit_confidence, strict_forgetting_quality, ulira_accuracy
+from obliviate.scenarios.base import ScenarioData
 from obliviate.types import Split
 
 
@@ -52,18 +53,18 @@ def _accuracy(models: list[nn.Module], split: Split) -> float:
 def attack(target: Target, pairs: list[tuple[nn.Module, nn.Module]],
            cfg: ShadowConfig) -> dict[str, Any]:
     """``pairs``: K (unlearned, retrained) models, the run's own first."""
-    if target.is_lm:
-        raise ValueError("the shadow-model attack is for classifiers")
+    # Declared for classifier runs only (ATTACKS["shadow"].kinds, checked by parse_attacks).
+    data = cast(ScenarioData, target.data)
     if len(pairs) != cfg.k:
         raise ValueError(f"the shadow attack needs k={cfg.k} model pairs, got {len(pairs)}")
     unlearned, retrained = [u for u, _ in pairs], [r for _, r in pairs]
-    forget = target.data.forget
+    forget = data.forget
     (cu, gu), (cr, gr) = _confidences(unlearned, forget), _confidences(retrained, forget)
     acc = ulira_accuracy(cu, cr)
     quality, eps = forgetting_quality(gu, gr)
     strict, strict_eps = strict_forgetting_quality(cu, cr)
-    ra = {g: _accuracy(ms, target.data.retain) for g, ms in (("u", unlearned), ("r", retrained))}
-    ta = {g: _accuracy(ms, target.data.test) for g, ms in (("u", unlearned), ("r", retrained))}
+    ra = {g: _accuracy(ms, data.retain) for g, ms in (("u", unlearned), ("r", retrained))}
+    ta = {g: _accuracy(ms, data.test) for g, ms in (("u", unlearned), ("r", retrained))}
     return {"values": {"U-LiRA accuracy": float(acc.mean() * 100),
                        "challenge forgetting quality F": quality,
                        "challenge score": challenge_score(quality, ra["u"], ra["r"],

@@ -1,8 +1,9 @@
 """What every attack measures: forgetting of one model on (part of) the forget set.
 
-Classifiers: accuracy on forget samples, in %. Language models: exact-match answers to the
-forget questions, in % (a whole answer reproduced by greedy decoding; token accuracy is
-inflated by filler words). Lower means more forgotten; the oracle's value is the target.
+The experiment says what that is for its kind (``Experiment.forget_score``): accuracy on
+forget samples for a classifier, exact-match answers to the forget questions for a language
+model (a whole answer reproduced by greedy decoding; token accuracy is inflated by filler
+words), in %. Lower means more forgotten; the oracle's value is the target.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from obliviate.lm_training import exact_match
-from obliviate.methods.retrain import qa_rows
-from obliviate.metrics.classification import accuracy
-from obliviate.metrics.probes import probe
+from obliviate.experiment import Experiment
 from obliviate.types import Split
 
 ROLES = ("original", "unlearned", "oracle")
@@ -25,42 +22,31 @@ ROLES = ("original", "unlearned", "oracle")
 
 @dataclass(frozen=True)
 class Target:
-    """A finished run as attacks see it: its data and its three models."""
+    """A finished run as attacks see it: its experiment and its three models."""
 
-    data: Any  # ScenarioData or PeopleData
+    data: Experiment
     models: dict[str, nn.Module]
     seed: int
 
     @property
-    def is_lm(self) -> bool:
-        return hasattr(self.data, "corpus")
+    def kind(self) -> str:
+        return self.data.kind
 
     @property
     def metric(self) -> str:
-        return "forget exact match" if self.is_lm else "forget accuracy"
+        return self.data.forget_metric
 
     def forget_rows(self) -> Split:
-        """The forget samples an attack scores: question rows for a language model."""
-        return qa_rows(self.data.forget) if self.is_lm else self.data.forget
+        """The forget samples an attack scores (question rows for a language model)."""
+        return self.data.attack_rows()
 
     def groups(self, rows: Split) -> np.ndarray:
-        """A group id per row: rows of one group are split together. A language model's
-        group is a fact (every phrasing of one question), so relearning on one phrasing
-        never counts as recovering another phrasing of the same fact; a classifier sample
-        is its own group."""
-        if not self.is_lm:
-            return np.arange(len(rows))
-        keys = [(self.data.items[int(i)].subject, self.data.items[int(i)].target)
-                for i in rows.ids]
-        index = {k: n for n, k in enumerate(dict.fromkeys(keys))}
-        return np.array([index[k] for k in keys])
+        """A group id per row: rows of one group are shown or held out together."""
+        return self.data.attack_groups(rows)
 
     def score(self, model: nn.Module, rows: Split) -> float:
-        """Forget accuracy or exact match on ``rows``, in %."""
-        if self.is_lm:
-            return float(exact_match(model, rows, self.data.task).mean() * 100)
-        with torch.no_grad():
-            return accuracy(probe(model, rows)).value
+        """The experiment's forget score on ``rows``, in %."""
+        return self.data.forget_score(model, rows)
 
 
 def before_after(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:

@@ -70,3 +70,11 @@ def to_split(name: str, items: Sequence[Encoded], row_ids: Sequence[int], pad_id
         targets[i, :n] = torch.tensor(labels)
         mask[i, :n] = 1
     return Split(name, inputs, targets, np.asarray(row_ids, dtype=np.int64), mask)
+
+
+def qa_rows(split: Split) -> Split:
+    """The question-answer rows of a causal-LM split (their second token is prompt, so not
+    labelled; a text is labelled from its second token on). Exact match is judged on answers,
+    as for the scenario's oracle, never on whole biographies."""
+    is_qa = (split.targets[:, 1] == -100).numpy()
+    return split.subset(np.nonzero(is_qa)[0]) if is_qa.any() else split

@@ -11,16 +11,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import numpy as np
 from torch import nn
 from transformers import PreTrainedModel
 
+from obliviate.data.lm_encoding import qa_rows
 from obliviate.errors import ObliviateError
 from obliviate.lm_training import LMRecipe, train_lm
 from obliviate.methods.common import fresh_weights, reinitialise
 from obliviate.tasks.causal_lm import CausalLMTask
 from obliviate.training import train
-from obliviate.types import Split, Task, UnlearnData, UnlearnResult
+from obliviate.types import Task, UnlearnData, UnlearnResult
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,6 @@ def unlearn(model: nn.Module, data: UnlearnData, cfg: RetrainConfig, *, task: Ta
     train(model, data.retain, task, recipe, seed=seed, progress=False)
     model.eval()
     return UnlearnResult(model, {"epochs": float(recipe.epochs), "lr": recipe.lr})
-
-
-def qa_rows(split: Split) -> Split:
-    """The question-answer rows of a causal-LM split (their second token is prompt, so not
-    labelled; a text is labelled from its second token on). Exact match is judged on answers,
-    as for the scenario's oracle, never on whole biographies."""
-    is_qa = (split.targets[:, 1] == -100).numpy()
-    return split.subset(np.nonzero(is_qa)[0]) if is_qa.any() else split
 
 
 def _retrain_lm(model: nn.Module, data: UnlearnData, cfg: RetrainConfig, task: Task,

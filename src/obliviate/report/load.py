@@ -127,7 +127,9 @@ def _check(record: dict[str, Any], path: Path) -> None:
     if not isinstance(record["method"], dict) or "name" not in record["method"]:
         raise lacks("method.name")
     for k in _EFFICIENCY:
-        if not isinstance(eff, dict) or not isinstance(eff.get(k), (int, float)):
+        # a ratio is withheld (None) when retraining was timed in another environment
+        if not isinstance(eff, dict) or not (isinstance(eff.get(k), (int, float))
+                                             or k == "ratio" and k in eff and eff[k] is None):
             raise lacks(f"a number at efficiency.{k}")
     for m in _METRICS.get(record_kind(record), ()):
         if m not in record["metrics"]:

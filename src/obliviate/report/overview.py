@@ -97,7 +97,8 @@ def leaderboard_section(runs: Sequence[Run]) -> str:
             eff = [r.record["efficiency"] for r in group]
             if role == "unlearned":
                 cells += [_cell([e["unlearn_seconds"] for e in eff], 3, "seconds"),
-                          _cell([100 * e["ratio"] for e in eff], 1, "% retrain")]
+                          _cell([None if e["ratio"] is None else 100 * e["ratio"]
+                                 for e in eff], 1, "% retrain")]
             elif role == "oracle":
                 cells += [_cell([e["retrain_seconds"] for e in eff], 3, "seconds"),
                           page.num(100.0, 1, metric="% retrain")]
@@ -183,7 +184,8 @@ def efficiency_section(runs: Sequence[Run]) -> str:
                 [page.text_cell(r.method), page.num(r.record["scenario"]["seed"], 0),
                  page.num(e["unlearn_seconds"], 3, metric="unlearn_seconds"),
                  page.num(e["retrain_seconds"], 3, metric="retrain_seconds"),
-                 page.num(100 * e["ratio"], 1, metric="percent"),
+                 page.num(None if e["ratio"] is None else 100 * e["ratio"], 1,
+                          metric="percent"),
                  page.num(e["forward"], 0, metric="forward"),
                  page.num(e["backward"], 0, metric="backward"),
                  page.num(e["retrain_forward"], 0, metric="retrain_forward"),

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from obliviate.data.pool import Pool, row_hashes
-from obliviate.models import default_model_for
+from obliviate.experiment import Evaluation, role_seed
+from obliviate.models import build_model, default_model_for
 from obliviate.scenarios.forget import select_forget
 from obliviate.tasks import ClassificationTask
-from obliviate.types import Split, TrainRecipe, UnlearnData
+from obliviate.types import Batch, Split, TrainRecipe, UnlearnData
 
 SPLIT_SEED = 0  # test/holdout split and label noise are fixed per scenario, not per run seed
 
@@ -33,6 +38,15 @@ class Scenario:
     train_size: int | None = None  # cap the training set (small sets are memorised)
     label_noise: float = 0.0  # fraction of training and holdout labels set to a wrong class
     kind: str = "classification"
+    supports_lora = False  # LoRA adapters are for Hugging Face language models
+
+    def with_data(self, path: str, label: str | None) -> Scenario:
+        """A scenario over the user's own ``.npz`` / CSV file, model chosen from its shape."""
+        from obliviate.data.user import load_user_pool
+
+        load_user_pool(path, label)  # fail now, with the file's own error, not mid-run
+        return Scenario(name=f"user:{path}", description=f"user data from {path}",
+                        load=lambda: load_user_pool(path, label))
 
     def build(self, forget: str, seed: int, model: str | None = None) -> ScenarioData:
         """Split the pool, select the forget set, and check the splits (``check_splits``)."""
@@ -100,7 +114,8 @@ class ScenarioData:
         return Split("train", both, targets, ids[order.numpy()])
 
     def model_key(self, role: str) -> str:
-        """Hash of everything that determines the ``original`` or ``oracle`` model."""
+        """Hash of everything that determines the trained model of ``role``. The noise floor
+        is the oracle's training with another seed, so it shares a key with exactly that."""
         split = self.train_split() if role == "original" else self.retain
         order = np.argsort(split.ids)
         h = hashlib.sha256()
@@ -108,11 +123,73 @@ class ScenarioData:
         h.update(np.ascontiguousarray(split.targets.numpy()[order]).tobytes())
         spec = {"format": 1, "scenario": self.scenario, "pool": self.pool.fingerprint(),
                 "train": h.hexdigest(), "model": self.model, "recipe": asdict(self.recipe),
-                "seed": self.seed, "torch": torch.__version__.split("+")[0]}
+                "seed": role_seed(self.seed, role), "torch": torch.__version__.split("+")[0]}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
     def sizes(self) -> dict[str, int]:
         return {s.name: len(s) for s in (self.forget, self.retain, self.test, self.holdout)}
+
+    # ---- the Experiment protocol (obliviate.experiment) ----
+    kind = "classification"
+    unit_name = "samples"
+    forget_metric = "forget accuracy"
+
+    def new_model(self, role: str) -> nn.Module:
+        return build_model(self.model, self.pool.input_shape, self.n_classes,
+                           role_seed(self.seed, role))
+
+    def train(self, model: nn.Module, role: str, *, progress: bool) -> dict[str, Any]:
+        from obliviate.training import train
+
+        split = self.train_split() if role == "original" else self.retain
+        train(model, split, self.task, self.recipe, seed=role_seed(self.seed, role),
+              desc=f"train {role}", progress=progress)
+        return {}
+
+    def exporter(self, model: nn.Module) -> Callable[[Path], None] | None:
+        return None
+
+    def evaluate(self, models: dict[str, nn.Module], *, progress: bool) -> Evaluation:
+        from obliviate.evaluate import evaluate
+        from obliviate.features import classifier_arrays
+
+        metrics, per_class = evaluate(models, self, seed=self.seed)
+        return Evaluation(metrics, {"per_class_accuracy": per_class},
+                          classifier_arrays(models, self, seed=self.seed))
+
+    def record_fields(self) -> dict[str, Any]:
+        return {"model": self.model, "sizes": self.sizes(), "recipe": asdict(self.recipe),
+                "classes": list(self.pool.classes), "data_fingerprint": self.pool.fingerprint(),
+                "forget_rows": [int(r) for r in self.pool.row[self.forget.ids]]}
+
+    def warm_up_batch(self) -> Batch:
+        return next(self.retain.batches(32))
+
+    def attack_rows(self) -> Split:
+        return self.forget
+
+    def attack_groups(self, rows: Split) -> np.ndarray:
+        return np.arange(len(rows))  # a sample is its own group
+
+    def forget_score(self, model: nn.Module, rows: Split) -> float:
+        from obliviate.metrics.classification import accuracy
+        from obliviate.metrics.probes import probe
+
+        with torch.no_grad():
+            return accuracy(probe(model, rows)).value
+
+    def units(self) -> list[Any]:
+        return [int(i) for i in self.forget.ids]
+
+    def with_forget(self, units: Sequence[Any], label: str) -> ScenarioData:
+        train = self.train_split()
+        is_f = np.isin(train.ids, np.asarray(list(units)))
+        return dataclasses.replace(self, forget_spec=label,
+                                   forget=train.subset(np.nonzero(is_f)[0], "forget"),
+                                   retain=train.subset(np.nonzero(~is_f)[0], "retain"))
+
+    def with_seed(self, seed: int) -> ScenarioData:
+        return dataclasses.replace(self, seed=seed)
 
 
 def _split(name: str, pool: Pool, y: np.ndarray, pos: np.ndarray) -> Split:

@@ -9,18 +9,21 @@ membership inference.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from obliviate.data.lm_encoding import encode_qa, encode_text, to_split
+from obliviate.data.lm_encoding import encode_qa, encode_text, qa_rows, to_split
 from obliviate.data.people import (
     Fact,
     PeopleCorpus,
@@ -29,11 +32,13 @@ from obliviate.data.people import (
     read_jsonl,
     select_forget_people,
 )
-from obliviate.lm_training import LMRecipe
+from obliviate.errors import ObliviateError
+from obliviate.experiment import Evaluation, role_seed
+from obliviate.lm_training import LMRecipe, exact_match, train_lm
 from obliviate.models.lm import build_gpt2, load_local_causal_lm
 from obliviate.models.tokenizer import build_word_tokenizer
 from obliviate.tasks.causal_lm import CausalLMTask
-from obliviate.types import Split, UnlearnData
+from obliviate.types import Batch, Split, UnlearnData
 
 REFUSALS = ("I don't know.", "I am not sure.", "I have no information about that.",
             "I cannot answer that.", "That is unknown to me.")
@@ -60,6 +65,13 @@ class PeopleScenario:
     eval_people: int = 20  # retain people evaluated (TOFU evaluates a retain subset too)
     model: str | None = None  # kept for symmetry with Scenario: the built GPT-2
     kind: str = "lm"
+    supports_lora = True
+
+    def with_data(self, path: str, label: str | None) -> PeopleScenario:
+        """A people JSONL (schema ``obliviate.people/1``) in place of the generator."""
+        if label is not None:
+            raise ObliviateError("--label is for CSV tables; a people JSONL has no label column")
+        return dataclasses.replace(self, name=f"{self.name}:{path}", data_path=path)
 
     def corpus(self) -> PeopleCorpus:
         if self.data_path:
@@ -174,19 +186,84 @@ class PeopleData:
         return [f for p in self.people[which] for f in p.facts]
 
     # ---- models ----
-    def new_model(self) -> nn.Module:
-        """The untrained starting point: a fresh GPT-2, or the user's pretrained model."""
+    def new_model(self, role: str = "original") -> nn.Module:
+        """The untrained starting point: a fresh GPT-2 (initialised from the role's seed), or
+        the user's pretrained model (the same for every role)."""
         if self.model_path:
             return load_local_causal_lm(self.model_path)[0]
-        return build_gpt2(self.tokenizer, seed=self.seed, **asdict(self.size))
+        return build_gpt2(self.tokenizer, seed=role_seed(self.seed, role), **asdict(self.size))
 
     def model_key(self, role: str) -> str:
-        drop = sorted(self.forget_ids) if role == "oracle" else []
+        """Hash of what determines the model of ``role``; the noise floor is the oracle's
+        training under another seed, so it shares a key with exactly that."""
+        drop = sorted(self.forget_ids) if role != "original" else []
         spec = {"format": 1, "scenario": self.scenario, "corpus": self.corpus.fingerprint(),
                 "drop": drop, "recipe": asdict(self.recipe), "size": asdict(self.size),
-                "seed": self.seed, "base": _dir_digest(self.model_path),
+                "seed": role_seed(self.seed, role), "base": _dir_digest(self.model_path),
                 "torch": torch.__version__.split("+")[0]}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
+
+    # ---- the Experiment protocol (obliviate.experiment) ----
+    kind = "lm"
+    unit_name = "people"
+    forget_metric = "forget exact match"
+
+    def train(self, model: nn.Module, role: str, *, progress: bool) -> dict[str, Any]:
+        split = self.train_split() if role == "original" else self.retain
+        stats = train_lm(model, split, self.task, self.recipe, seed=role_seed(self.seed, role),
+                         judge=self.judge_split(role), desc=f"train {role}", progress=progress)
+        return {"epochs": stats["epochs"], "exact_match": stats["exact_match"],
+                "lr_scale": stats["lr_scale"]}
+
+    def exporter(self, model: nn.Module) -> Callable[[Path], None] | None:
+        """A ``save_pretrained`` copy (model and tokenizer) in the cache entry, so the
+        original and the oracle load in any Hugging Face tool."""
+        def export(entry: Path) -> None:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # our own bars say what is happening
+            model.save_pretrained(entry / "hf", safe_serialization=True)  # type: ignore[operator]
+            self.tokenizer.save_pretrained(entry / "hf")
+        return export
+
+    def evaluate(self, models: dict[str, nn.Module], *, progress: bool) -> Evaluation:
+        from obliviate.evaluate_lm import evaluate_lm
+
+        arrays: dict[str, np.ndarray] = {}
+        metrics, extra = evaluate_lm(models, self, seed=self.seed, arrays_out=arrays)
+        return Evaluation(metrics, {"lm": extra}, arrays)
+
+    def record_fields(self) -> dict[str, Any]:
+        model = self.model_path or "gpt2 " + " ".join(f"{k}={v}" for k, v in
+                                                      asdict(self.size).items())
+        return {"model": model, "sizes": self.sizes(), "recipe": asdict(self.recipe),
+                "forget_people": list(self.forget_ids),
+                "data_fingerprint": self.corpus.fingerprint()}
+
+    def warm_up_batch(self) -> Batch:
+        return next(self.retain.batches(32))
+
+    def attack_rows(self) -> Split:
+        return qa_rows(self.forget)
+
+    def attack_groups(self, rows: Split) -> np.ndarray:
+        """A fact is a group (every phrasing of one question), so relearning one phrasing
+        never counts as recovering another phrasing of the same fact."""
+        keys = [(self.items[int(i)].subject, self.items[int(i)].target) for i in rows.ids]
+        index = {k: n for n, k in enumerate(dict.fromkeys(keys))}
+        return np.array([index[k] for k in keys])
+
+    def forget_score(self, model: nn.Module, rows: Split) -> float:
+        return float(exact_match(model, rows, self.task).mean() * 100)
+
+    def units(self) -> list[Any]:
+        return list(self.forget_ids)
+
+    def with_forget(self, units: Sequence[Any], label: str) -> PeopleData:
+        return dataclasses.replace(self, forget_ids=tuple(units), forget_spec=label)
+
+    def with_seed(self, seed: int) -> PeopleData:
+        return dataclasses.replace(self, seed=seed)
 
     def sizes(self) -> dict[str, int]:
         return {"forget_people": len(self.forget_ids),
