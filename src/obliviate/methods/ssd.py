@@ -47,32 +47,34 @@ class SSDConfig:
     #   build_retain_forget_sets builds D_r class by class. Batches hold one class, as D_f's
     #   do, except those that straddle a class boundary: one per class on CIFAR (500 images a
     #   class, batch 64), but most of them once a class is not many batches long (digits:
-    #   ~125 a class), so a larger batch or a sample of D (full_fraction) mixes classes again.
-    # "class_pure": every batch of D holds one class (D_r and D_f together, each class batched
-    #   on its own, classes ascending, the last batch of a class shorter): what class_sorted
-    #   does on CIFAR, kept at any batch size and full_fraction. Classification targets only,
-    #   as class_sorted.
+    #   ~125 a class), so a larger batch or a sample of D (importance_fraction) mixes classes again.
+    # "class_pure": every batch of D holds one class (D_r and D_f together, classes
+    #   ascending, each class cut into ceil(n / batch_size) batches of near-equal size, and
+    #   D_f's own pass cut alike): what class_sorted does on CIFAR, kept at any batch size and
+    #   importance_fraction. Classification targets only, as class_sorted.
     # "shuffled": D and D_f both reshuffled (a generator seeded from the run seed), as
     #   supreme-unlearning 0.1.5 does (its loaders have shuffle=True). Mixed batches shrink
     #   imp_D, so the same alpha selects more weights and beta dampens them harder.
     full_order: str = "data"
-    # Fraction of D the importance pass over D sees: that share of D_r and of D_f (at least
-    # one sample of each), drawn without replacement by a generator seeded from the run seed
-    # and kept in their order. 1.0 = all of D, as the paper and the reference. Less is
-    # cheaper, and keeps imp_D an estimate over D rather than D_r: sampling D_f at the same
-    # rate keeps its share of D's batches, which bounds how hard a weight can be dampened
-    # (imp_D >= that share x imp_f on D_f's own batches). D_f's own importance always uses
-    # all of D_f.
-    full_fraction: float = 1.0
+    # Fraction of D_f and of D_r the importance passes see (at least one sample of each),
+    # drawn without replacement by a generator seeded from the run seed and kept in their
+    # order; the same sample of D_f serves imp_f and its part of D. 1.0 = all of D, as the
+    # paper and the reference. Less is cheaper. Sampling D_f with D_r keeps D_f's share of
+    # D's batches, which bounds dampening (imp_D >= that share x imp_f when D_f's batches
+    # are D's), and batching D_f alike in both passes keeps the Var(g)/B terms of imp_f and
+    # imp_D comparable; sampling D_r alone, or batching D_f's part of D apart from its own
+    # pass, moves that bound and the set of weights a given alpha selects.
+    importance_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         check_positive("SSDConfig", alpha=self.alpha, lam=self.lam, batch_size=self.batch_size,
-                       full_fraction=self.full_fraction)
+                       importance_fraction=self.importance_fraction)
         if self.full_order not in FULL_ORDERS:
             raise ValueError(f"SSDConfig: full_order={self.full_order!r}; valid values: "
                              f"{', '.join(FULL_ORDERS)}")
-        if self.full_fraction > 1:
-            raise ValueError(f"SSDConfig: full_fraction={self.full_fraction} must be in (0, 1]")
+        if self.importance_fraction > 1:
+            raise ValueError(f"SSDConfig: importance_fraction={self.importance_fraction} must "
+                             "be in (0, 1]")
 
 
 def dampen(param: torch.Tensor, imp_full: torch.Tensor, imp_forget: torch.Tensor,
@@ -95,20 +97,23 @@ def unlearn(model: nn.Module, data: UnlearnData, cfg: SSDConfig, *, task: Task,
             seed: int) -> UnlearnResult:
     params = [p for p in model.parameters() if p.requires_grad]
     model.eval()  # the reference computes importances in eval mode
-    gen = torch.Generator().manual_seed(seed)  # used only by "shuffled" and full_fraction < 1
-    shuffled = cfg.full_order == "shuffled"
-    sq_forget, n_forget = _squared_grads(
-        model, params, data.forget.batches(cfg.batch_size, shuffle=shuffled, generator=gen),
-        task)
-    if cfg.full_order == "data" and cfg.full_fraction == 1.0:
+    gen = torch.Generator().manual_seed(seed)  # "shuffled" and importance_fraction < 1 only
+    forget = _sample(data.forget, cfg.importance_fraction, gen)
+    retain = _sample(data.retain, cfg.importance_fraction, gen)
+    own = (even_batches(forget, cfg.batch_size) if cfg.full_order == "class_pure" else
+           forget.batches(cfg.batch_size, shuffle=cfg.full_order == "shuffled", generator=gen))
+    sq_forget, n_forget = _squared_grads(model, params, own, task)
+    if cfg.full_order == "data":
         # D_f's batches are the tail of D's: reuse them. Batching the two splits apart changes
         # only the one reference batch that straddles their boundary.
-        sq_retain, n_retain = _squared_grads(model, params, data.retain.batches(cfg.batch_size),
+        sq_retain, n_retain = _squared_grads(model, params, retain.batches(cfg.batch_size),
                                              task)
         sq_full = [f + r for f, r in zip(sq_forget, sq_retain, strict=True)]
         n_full = n_forget + n_retain
     else:
-        sq_full, n_full = _squared_grads(model, params, full_batches(data, cfg, gen), task)
+        sq_full, n_full = _squared_grads(
+            model, params, full_batches(retain, forget, cfg.full_order, cfg.batch_size, gen),
+            task)
     dampened, total = 0, 0
     with torch.no_grad():
         for p, f, d in zip(params, sq_forget, sq_full, strict=True):
@@ -120,24 +125,32 @@ def unlearn(model: nn.Module, data: UnlearnData, cfg: SSDConfig, *, task: Task,
                                  "full_batches": float(n_full)})
 
 
-def full_batches(data: UnlearnData, cfg: SSDConfig, gen: torch.Generator) -> Iterable[Batch]:
-    """The batches of the importance pass over D, per ``cfg.full_order``/``full_fraction``."""
-    retain = _sample(data.retain, cfg.full_fraction, gen)
-    forget = _sample(data.forget, cfg.full_fraction, gen)
-    if cfg.full_order == "data":
-        return [*retain.batches(cfg.batch_size), *forget.batches(cfg.batch_size)]
-    if cfg.full_order == "shuffled":
-        return _concat(retain, forget).batches(cfg.batch_size, shuffle=True, generator=gen)
+def full_batches(retain: Split, forget: Split, order: str, batch_size: int,
+                 gen: torch.Generator) -> list[Batch]:
+    """The batches of the importance pass over D = ``retain`` + ``forget`` in ``order``
+    (``SSDConfig.full_order``; "data" batches the two splits apart, in their order)."""
+    if order == "data":
+        return [*retain.batches(batch_size), *forget.batches(batch_size)]
+    if order == "shuffled":
+        return list(_concat(retain, forget).batches(batch_size, shuffle=True, generator=gen))
     if retain.targets.ndim != 1:
-        raise ValueError(f"SSD full_order={cfg.full_order!r} needs one class label per "
-                         f"sample; got targets of shape {tuple(retain.targets.shape)}")
-    if cfg.full_order == "class_sorted":
+        raise ValueError(f"SSD full_order={order!r} needs one class label per sample; got "
+                         f"targets of shape {tuple(retain.targets.shape)}")
+    if order == "class_sorted":
         by_class = np.argsort(retain.targets.cpu().numpy(), kind="stable")
-        return _concat(retain.subset(by_class), forget).batches(cfg.batch_size)
+        return list(_concat(retain.subset(by_class), forget).batches(batch_size))
     full = _concat(retain, forget)
     labels = full.targets.cpu().numpy()
     return [b for c in np.unique(labels)
-            for b in full.subset(np.nonzero(labels == c)[0]).batches(cfg.batch_size)]
+            for b in even_batches(full.subset(np.nonzero(labels == c)[0]), batch_size)]
+
+
+def even_batches(split: Split, batch_size: int) -> list[Batch]:
+    """``split`` in order, cut into ceil(n / batch_size) batches of near-equal size: a trailing
+    batch of a few samples would weigh their squared gradients like a whole batch's (the
+    Var(g) / B term with a small B)."""
+    parts = np.array_split(np.arange(len(split)), -(-len(split) // batch_size))
+    return [next(split.subset(p).batches(len(p))) for p in parts]
 
 
 def _sample(split: Split, fraction: float, gen: torch.Generator) -> Split:
