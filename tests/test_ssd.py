@@ -40,7 +40,7 @@ def _model() -> nn.Module:
 
 def _bias_after(retain: list[int], forget: list[int], **cfg: object) -> list[float]:
     data = UnlearnData(_split("forget", forget), _split("retain", retain), TrainRecipe())
-    config = ssd.SSDConfig(batch_size=2, lam=1.0, **cfg)
+    config = ssd.SSDConfig(**{"batch_size": 2, "lam": 1.0, **cfg})
     out = ssd.unlearn(_model(), data, config, task=ClassificationTask(3), seed=0).model
     return out.bias.detach().tolist()
 
@@ -76,6 +76,20 @@ def test_class_sorted_straddles_a_class_boundary_and_class_pure_does_not(
     assert _bias_after([0, 1, 0], [2, 2], alpha=1.5, full_order=order) == pytest.approx(bias)
 
 
+def test_class_pure_groups_forget_samples_with_their_class() -> None:
+    """Random-style forgetting: D_r = [0, 1, 1], D_f = [0, 2], alpha 0.2, lambda 0.25.
+
+    imp_f: one batch {0, 2}: ((g0 + g2) / 2)^2 = [-1/6, 1/3, -1/6]^2 = [1/36, 1/9, 1/36].
+    D's class batches {0 (D_r), 0 (D_f)} {1, 1} {2}: imp_D = (g0^2 + g1^2 + g2^2) / 3
+    = [2/9, 2/9, 2/9]; 0.2 imp_D = 2/45 ~ 0.044: only entry 1 is selected (1/9; 1/36 is
+    not), beta = 0.25 (2/9) / (1/9) = 1/2: [5, 2.5, 5]. Reusing D_f's own batch {0, 2} as D's
+    (right only when D_f is a class D_r lacks) would give imp_D = [7/36, 2/9, 1/12] and also
+    select entry 2 (1/36 > 0.2 / 12), beta 0.25 (1/12) / (1/36) = 3/4: 3.75.
+    """
+    assert _bias_after([0, 1, 1], [0, 2], alpha=0.2, lam=0.25,
+                       full_order="class_pure") == pytest.approx([5.0, 2.5, 5.0])
+
+
 @pytest.mark.parametrize("fraction", [1.0, 0.5, 0.25])
 def test_importance_fraction_samples_forget_and_retain_alike(fraction: float) -> None:
     """D_r = [0, 0, 0, 0], D_f = [2, 2, 2, 2], class_pure, alpha 1.5 (identical samples in a
@@ -92,10 +106,11 @@ def test_importance_fraction_samples_forget_and_retain_alike(fraction: float) ->
 
 
 @pytest.mark.parametrize(("order", "fraction", "samples"), [
-    ("data", 1.0, 4 + 8), ("class_pure", 1.0, 4 + 12), ("class_pure", 0.5, 2 + 6),
-    ("shuffled", 0.25, 1 + 3)])
+    ("data", 1.0, 4 + 8), ("class_pure", 1.0, 4 + 8), ("class_pure", 0.5, 2 + 4),
+    ("class_sorted", 1.0, 4 + 12), ("shuffled", 0.25, 1 + 3)])
 def test_importance_passes_cost(order: str, fraction: float, samples: int) -> None:
-    """|D_f| = 4, |D_r| = 8. "data" reuses D_f's batches as D's tail: 4 + 8 samples; the
+    """|D_f| = 4 (class 2), |D_r| = 8 (classes 0, 1). "data" reuses D_f's batches as D's
+    tail, and "class_pure" as D's class-2 batches (D_r has no class 2): 4 + 8 samples; the
     other orders pass D_f again inside D: 4 + 12; a fraction f passes round(f n) of each."""
     data = UnlearnData(_split("forget", [2] * 4), _split("retain", [0, 1] * 4), TrainRecipe())
     model = _model()
