@@ -19,6 +19,7 @@ import pytest
 import torch
 from torch import nn
 
+from obliviate.errors import ObliviateError
 from obliviate.methods import ssd
 from obliviate.passes import count_passes
 from obliviate.tasks import ClassificationTask
@@ -186,3 +187,33 @@ def test_shuffled_pads_token_splits_of_different_widths() -> None:
     narrow = int((batch.mask.sum(1) == 3).nonzero().item())
     assert batch.targets[narrow].tolist() == [1, 1, 1, -100, -100]
     assert batch.mask[narrow].tolist() == [1, 1, 1, 0, 0]
+
+
+def test_modules_dampen_only_their_parameters_and_as_full_ssd_would() -> None:
+    """A weight's importance is its own gradient, whatever else is scored: with modules=("2",)
+    layer 2 ends exactly as under full SSD, layer 0 stays bit-identical and trainable."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    g = torch.Generator().manual_seed(2)
+    data = UnlearnData(Split("forget", torch.randn(6, 4, generator=g), torch.full((6,), 2),
+                             np.arange(6)),
+                       Split("retain", torch.randn(20, 4, generator=g),
+                             torch.randint(0, 2, (20,), generator=g), np.arange(6, 26)),
+                       TrainRecipe())
+    task = ClassificationTask(3)
+    full, part = (ssd.unlearn(copy.deepcopy(model), data, ssd.SSDConfig(
+        alpha=1.0, modules=mods), task=task, seed=0).model for mods in ((), ("2",)))
+    before, f, p = (m.state_dict() for m in (model, full, part))
+    assert not torch.equal(f["2.weight"], before["2.weight"])  # SSD moved layer 2 at all
+    assert not torch.equal(f["0.weight"], before["0.weight"])  # and layer 0
+    for name in ("weight", "bias"):
+        assert torch.equal(p[f"2.{name}"], f[f"2.{name}"])
+        assert torch.equal(p[f"0.{name}"], before[f"0.{name}"])
+    assert all(p.requires_grad for p in part.parameters())
+
+
+def test_unknown_module_is_named() -> None:
+    data = UnlearnData(_split("forget", [2]), _split("retain", [0]), TrainRecipe())
+    with pytest.raises(ObliviateError, match=r"modules \['fc'\] are not modules of the model"):
+        ssd.unlearn(nn.Sequential(nn.Linear(1, 3)), data, ssd.SSDConfig(modules=("fc",)),
+                    task=ClassificationTask(3), seed=0)
