@@ -4,10 +4,11 @@
 
 DIR holds the peer (``pip install --target DIR --no-deps supreme-unlearning==0.1.5``); without
 it the peer's rows are left out. Rows: our SSD in data order (the old digits preset), in the
-reference's class-sorted order, and with the digits preset; the peer's SSD at the preset's
-old alpha 5 and at its own default 10; an independent exact retrain (init_seed = seed + 1000:
-the noise floor); the original and the oracle. Every method is timed after the runner's
-warm-up, against the retraining of the oracle in this same process (a fresh home by default).
+reference's class-sorted order, and with the digits preset (class-pure batches, head only;
+presets.py); the peer's SSD at the old preset's alpha 5 and at its own default 10; an
+independent exact retrain (init_seed = seed + 1000: the noise floor); the original and the
+oracle. Every method is timed after the runner's warm-up, against the retraining of the oracle
+in this same process (a fresh home by default); the time is the unlearning call's alone.
 """
 
 from __future__ import annotations
