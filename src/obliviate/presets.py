@@ -31,8 +31,37 @@ _DIGITS: dict[str, dict[str, object]] = {
     "bad_teacher": {"lr": 0.003, "batch_size": 64, "retain_fraction": 1.0},
     # The notebook's small-scale alpha/gamma; its lr 5e-4 does not forget, 0.01 collapses.
     "scrub": {"lr": 0.008, "msteps": 3, "sgda_epochs": 5, "alpha": 0.5, "gamma": 1.0},
-    # alpha 10 selects almost no weight when D_f is 10% of D (|D|/|D_f| ~ 10).
-    "ssd": {"alpha": 5.0},
+    # Chosen on digits seeds 3, 4 (class:3; the benchmark reports seeds 0-2; benchmarks/
+    # peer_ssd.py). Avg. Gap, mean of seeds 3 and 4 [each], batch 64, importance_fraction
+    # 1 / 0.5 / 0.25 (1,380 / 690 / 344 samples forward and backward; % of retraining measured
+    # on a loaded machine: 2.1-4 / 1.1-2 / 0.6-1.4):
+    # data order (the old preset, alpha 5): 1.46 [0.18 2.74] / 2.45 / 2.41; alpha 10, 20: 52.8
+    #   (nothing forgotten). class_sorted (the reference): alpha 5: 0.19 / 0.34 / 7.31, 2.72 at
+    #   batch 256; alpha 10: 52.8 / 52.8 / 1.77. shuffled (supreme-unlearning): alpha 5: 5.54
+    #   / 10.7 / 20.6; 10: 0.71 / 2.75 / 13.7; 20: 0.14 / 0.43 / 4.28.
+    # class_pure, fraction 1 / 0.5 / 0.35 / 0.25: alpha 5: 0.23 / 0.48 / 0.40 / 0.71;
+    #   6: 0.19 / 0.45 / 0.14 / 0.38; 7: 0.07 / 0.24 / 0.15 / 0.19; 8: 0.07 / 0.25 / 0.14 /
+    #   0.07 [0.07 0.07] (batch 32: 0.17 / 0.07 / 0.14 / 0.16; 256: 6.02 / 0.10 / 0.14 / 0.07);
+    #   9: 17.1 / 0.19 / 26.5 / 39.1; 10: 52.2 / 6.70 / 52.8 / 52.8.
+    # class_pure, fraction 1, modules body.6 + head (1.6-2.0%) / head (1.5-1.8%; all of D:
+    #   3.2-3.7% in the same runs), alpha 5: 0.20 / 0.07; 6: 0.17 / 0.07; 7: 0.07 / 0.07;
+    #   8: 0.07 / 0.10; 9: 17.1 / 17.1. An independent retrain (retrain init_seed=seed+1000)
+    #   scores 0.24 [0.35 0.14] on seeds 3, 4.
+    # With D_f a share s ~ 0.1 of D's batches, selection is imp_f > alpha (1 - s) / (1 - alpha
+    # s) imp_r: alpha 5 / 6 / 7 / 8 / 9 act as 9 / 13.5 / 21 / 36 / 81 against D_r alone, so
+    # the good band ends in a cliff. Picks, each then run on seeds 0-2 (and 5-7):
+    # 1. the best mean at <= 2%: alpha 8, fraction 0.25: it sat by the cliff and forgot
+    #    nothing on seeds 0 and 2 (Avg. Gap 52.4 / 0.14 / 52.8);
+    # 2. the best mean at <= 2% whose alpha neighbours also forget fully on seeds 3 and 4:
+    #    alpha 6, fraction 0.35: 52.2 / 0.07 / 26.8 (5-7: 0.00 / 52.7 / 2.39). A sample of D
+    #    forgets or not by the draw (seed 0 / 3, six draws: fraction 0.5 fails 1 / 1, 0.35
+    #    2 / 2); at fraction 1 all six are the same and forget.
+    # 3. rule 2 at fraction 1, over 2%: alpha 7 (0-2: 0.16 [0.21 0.00 0.28], 2.5-3.5%).
+    # 4. kept: rule 2 with all of D and the modules grid, ties to the lower alpha (farther
+    #    from the cliff): head, alpha 6.
+    # This preset also runs digits random:0.1, where class_pure batches leave SSD inert
+    # (seeds 3, 4: 0.83, the original's; data order at alpha 5: 0.54).
+    "ssd": {"alpha": 6.0, "full_order": "class_pure", "modules": ("head",)},
     # lr 0.1 (CIFAR) costs 6 points of retain accuracy here.
     "salun": {"lr": 0.01, "epochs": 5},
 }
