@@ -150,6 +150,7 @@ PRESETS: dict[tuple[str, str], dict[str, object]] = {
 _ALL_PEOPLE_SMALL_SEED_0 = ("people-small", (0,))  # single-seed sweeps (issue-3 notes)
 CHOSEN_ON: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {
     **{("digits", m): ("digits", (0, 1, 2)) for m in _DIGITS},
+    ("digits", "ssd"): ("digits", (3, 4)),
     **{("digits-noisy", m): ("digits-noisy", (0, 1, 2)) for m in _DIGITS_NOISY},
     **{(s, m): _ALL_PEOPLE_SMALL_SEED_0 for s in ("people", "people-small") for m in _PEOPLE},
     **{(s, "npo"): ("people-small", (0, 1, 2)) for s in ("people", "people-small")},
