@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 import obliviate
 from obliviate import runner_lm
 from obliviate.attacks import ATTACKS, Target, parse_attacks, run_attacks
-from obliviate.cache import ModelCache
 from obliviate.config import build_config, config_dict
 from obliviate.errors import DivergedError, ObliviateError
 from obliviate.evaluate import evaluate
@@ -34,13 +33,13 @@ from obliviate.models.lm import add_lora
 from obliviate.passes import count_passes
 from obliviate.presets import preset_for
 from obliviate.records import writable_dir, write_record
-from obliviate.scenarios import get_scenario, user_scenario
-from obliviate.scenarios.people import PeopleData, PeopleScenario
+from obliviate.scenarios import scenario_for
+from obliviate.scenarios.people import PeopleData
 from obliviate.sidecar import file_name as sidecar_file
 from obliviate.sidecar import write_sidecar
-from obliviate.store import Store, sqlite_url
 from obliviate.training import train
 from obliviate.types import UnlearnData
+from obliviate.workspace import Workspace
 
 log = logging.getLogger("obliviate")
 
@@ -57,34 +56,12 @@ class RunSpec:
     model: str | None = None
     data: str | None = None
     label: str | None = None
+    split_column: str | None = None  # a CSV column of train/test/holdout (scenarios.split)
+    test: str | None = None  # a file of the source rows that form the test split
     use_preset: bool = True
     lora: bool = False  # language models: unlearn through a LoRA adapter, merged afterwards
     attacks: tuple[str, ...] = ()  # attacks/ to add to the evaluation ("all": every one)
     attack_overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """Where the cache, the records and the store live (``OBLIVIATE_HOME``, ``--home``)."""
-
-    home: Path
-    store_url: str | None = None
-
-    @property
-    def cache(self) -> ModelCache:
-        return ModelCache(self.home / "cache")
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.home / "runs"
-
-    def store(self) -> Store:
-        try:
-            self.home.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ObliviateError(f"cannot create home directory {str(self.home)!r}: "
-                                 f"{e.strerror}") from None
-        return Store(self.store_url or sqlite_url(self.home / "runs.sqlite"))
 
 
 @dataclass
@@ -103,13 +80,7 @@ def device() -> torch.device:
 
 def resolve_scenario(spec: RunSpec) -> Any:
     """The classifier or people scenario a spec names (``--data`` replaces ``--scenario``)."""
-    if spec.data:
-        base = get_scenario(spec.scenario)
-        if isinstance(base, PeopleScenario):  # a people JSONL in place of the generator
-            return dataclasses.replace(base, name=f"{base.name}:{spec.data}",
-                                       data_path=spec.data)
-        return user_scenario(spec.data, spec.label)
-    return get_scenario(spec.scenario)
+    return scenario_for(spec.scenario, spec.data, spec.label, spec.split_column, spec.test)
 
 
 def _is_lm(data: Any) -> bool:
@@ -208,7 +179,8 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
     models = {"original": t.original, "unlearned": unlearned, "oracle": t.oracle}
     arrays: dict[str, np.ndarray] = {}  # the feature sidecar (obliviate.sidecar)
     if _is_lm(data):
-        metrics, extra = runner_lm.evaluate(models, data, seed=spec.seed, arrays_out=arrays)
+        metrics, extra = runner_lm.evaluate(models, data, seed=spec.seed, arrays_out=arrays,
+                                            progress=progress)
     else:
         metrics, per_class = evaluate(models, data, seed=spec.seed)
         extra = {"per_class_accuracy": per_class}
@@ -295,7 +267,8 @@ def _record(spec: RunSpec, data: Any, method: MethodSpec, cfg: object,
         "scenario": {"name": data.scenario, "forget": data.forget_spec, "seed": data.seed,
                      "kind": "lm" if _is_lm(data) else "classification",
                      **(runner_lm.scenario_fields(data) if _is_lm(data) else
-                        {"model": data.model, "sizes": data.sizes(),
+                        {"model": data.model, "split": data.split_source,
+                         "sizes": data.sizes(),
                          "recipe": asdict(data.recipe), "classes": list(data.pool.classes),
                          "data_fingerprint": data.pool.fingerprint(),
                          "forget_rows": [int(r) for r in data.pool.row[data.forget.ids]]})},

@@ -36,9 +36,10 @@ def exporter(model: nn.Module, data: PeopleData) -> Any:
 
 
 def evaluate(models: dict[str, nn.Module], data: PeopleData, seed: int,
-             arrays_out: dict[str, np.ndarray] | None = None,
+             arrays_out: dict[str, np.ndarray] | None = None, progress: bool = False,
              ) -> tuple[dict[str, Any], dict[str, Any]]:
-    metrics, extra = evaluate_lm(models, data, seed=seed, arrays_out=arrays_out)
+    metrics, extra = evaluate_lm(models, data, seed=seed, arrays_out=arrays_out,
+                                 progress=progress)
     return metrics, {"lm": extra}
 
 

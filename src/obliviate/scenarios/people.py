@@ -25,6 +25,7 @@ from obliviate.data.people import (
     Fact,
     PeopleCorpus,
     Person,
+    canonical_people_forget,
     generate_people,
     read_jsonl,
     select_forget_people,
@@ -68,6 +69,7 @@ class PeopleScenario:
 
     def build(self, forget: str, seed: int, model: str | None = None) -> PeopleData:
         corpus = self.corpus()
+        forget = canonical_people_forget(forget)
         forget_ids = select_forget_people(corpus, forget, seed)
         return PeopleData(scenario=self.name, forget_spec=forget, seed=seed, corpus=corpus,
                           forget_ids=forget_ids, recipe=self.recipe, size=self.size,
