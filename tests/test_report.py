@@ -320,6 +320,32 @@ def test_bad_inputs_are_one_line_errors(runs: Any, tmp_path: Path,
     assert capsys.readouterr().err.startswith("obliviate: error:")
 
 
+def test_stray_json_in_a_records_directory_is_skipped(runs: Any, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    ws, out = runs
+    record, path = out[0]
+    d = tmp_path / "mixed"
+    d.mkdir()
+    for f in (path, path.parent / record["sidecar"]["file"]):
+        shutil.copy(f, d)
+    (d / "notes.json").write_text('{"note": "not a run"}')
+    (d / "broken.json").write_text("{oops")
+    html = tmp_path / "r.html"
+    assert main(["report", str(d), "-o", str(html)]) == 0
+    assert f"skipping {d / 'broken.json'}: not JSON" in caplog.messages[0]
+    assert caplog.messages[1].startswith(f"skipping {d / 'notes.json'}: run record lacks "
+                                         "schema, run_id")
+    assert [li.attrs["data-run"] for li in parse(html.read_text()).all("li")] == [
+        record["run_id"]]
+    # A stray JSON named on its own is still an error, and the message names it.
+    assert "notes.json" in _error(["report", str(d / "notes.json"), "-o", str(html)], capsys)
+    (d / path.name).unlink()  # nothing but strays: a clear error, not an empty report
+    err = _error(["report", str(d), "-o", str(tmp_path / "none.html")], capsys)
+    assert "no runs to report" in err and "2 JSON file(s) skipped" in err
+    assert not (tmp_path / "none.html").exists()
+
+
 def test_report_package_does_not_import_torch() -> None:
     code = "import sys, obliviate.report; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

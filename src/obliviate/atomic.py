@@ -45,6 +45,17 @@ def temp_dir(parent: Path, prefix: str) -> Path:
     return tmp
 
 
+def umask_modes(root: Path) -> None:
+    """Give every file and directory under ``root`` the mode the umask allows: some writers
+    (safetensors) create their files owner-only whatever the umask says."""
+    mask = umask()
+    for d, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(d, name), 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(d, name), 0o666 & ~mask)
+
+
 def atomic_write(path: Path, write: Callable[[TextIO], None]) -> None:
     """``write`` into a temporary file beside ``path``, fsync, then rename it into place.
 

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, load_model, save_model
 from torch import nn
 
-from obliviate.atomic import temp_dir
+from obliviate.atomic import temp_dir, umask_modes
 from obliviate.errors import CacheError
 
 FORMAT = 1
@@ -80,6 +80,7 @@ class ModelCache:
             (tmp / "meta.json").write_text(json.dumps(full, indent=1, sort_keys=True))
             if export is not None:
                 export(tmp)
+            umask_modes(tmp)
             final = self.root / key
             if final.exists():
                 shutil.rmtree(final)

@@ -2,7 +2,7 @@
 
 Torch, transformers and the registries are imported only by the commands that need them, so
 ``--help`` and argument errors answer at once; a subcommand's ``--help`` fills in the names
-of scenarios, methods and attacks (``_Help``), which does import them.
+of scenarios, methods and attacks (``_LazyHelp``), which does import them.
 """
 
 from __future__ import annotations
@@ -31,30 +31,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"obliviate: error: {message}\n")
 
 
-def _registry_names(key: str) -> str:
-    """What a ``{key}`` in a help text stands for (imports that registry, and torch)."""
-    if key == "scenarios":
-        from obliviate.scenarios import SCENARIOS
-        return ", ".join(SCENARIOS)
-    if key == "selectors":
-        from obliviate.scenarios import SELECTORS
-        return "; ".join(SELECTORS.values())
-    if key == "methods":
-        from obliviate.methods import METHODS
-        return ", ".join(METHODS)
-    from obliviate.attacks import ATTACKS
-    return ", ".join(ATTACKS)
-
-
-class _Help(argparse.HelpFormatter):
+class _LazyHelp(argparse.HelpFormatter):
     """Fills ``{scenarios}``, ``{selectors}``, ``{methods}`` and ``{attacks}`` in a help
-    text when the help is shown, not when the parser is built."""
+    text when a subcommand's help is shown (``cli_views.fill_names``), not when the parser is
+    built."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help
-        for key in ("scenarios", "selectors", "methods", "attacks"):
-            if text and "{" + key + "}" in text:
-                text = text.replace("{" + key + "}", _registry_names(key).replace("%", "%%"))
+        if text and "{" in text:
+            from obliviate.cli_views import fill_names
+
+            text = fill_names(text)
         return text
 
 
@@ -160,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[after], help=text, description=text,
-                              formatter_class=_Help)
+                              formatter_class=_LazyHelp)
 
     r = command("run", "unlearn a forget set and evaluate against the oracle")
     _unlearning_arguments(r)
@@ -225,16 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _compute() -> None:
-    """Before a command that trains or evaluates: torch, with OBLIVIATE_THREADS threads."""
-    import torch
-
-    torch.set_num_threads(_threads())
-
-
 def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
-    if args.command in ("run", "sequence", "demo"):
-        _compute()
+    threads = _threads()  # checked for every command: a bad value is wrong everywhere
+    if args.command in ("run", "sequence", "demo"):  # the commands that compute
+        import torch
+
+        torch.set_num_threads(threads)
     if args.command == "run":
         from obliviate.runner import run
         from obliviate.tables import attack_table, run_table
@@ -254,10 +237,14 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         print(json.dumps(records, indent=1) if args.json else sequence_table(records))
         return 0
     if args.command == "split":
-        print(_split(args))
+        from obliviate.cli_views import split_listing
+
+        print(split_listing(args))
         return 0
     if args.command == "list":
-        print(_listing())
+        from obliviate.cli_views import listing
+
+        print(listing())
         return 0
     if args.command == "show-config":
         from obliviate.config import config_dict
@@ -295,23 +282,6 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
     raise AssertionError(args.command)  # argparse only lets known commands through
 
 
-def _split(args: argparse.Namespace) -> str:
-    """``obliviate split``: the source rows of each split, or one split's rows (``--rows``)."""
-    from obliviate.scenarios import Scenario, scenario_for
-    from obliviate.tables import split_table
-
-    scenario = scenario_for(args.scenario, args.data, args.label, args.split_column, args.test)
-    if not isinstance(scenario, Scenario):
-        raise ObliviateError(f"{scenario.name!r} splits by person, not by row: forget people "
-                             "with --forget ids:A,B (member ids) or people:F")
-    pool = scenario.load()
-    train, test, holdout, _ = scenario.split(pool)
-    rows = {"train": pool.row[train], "test": pool.row[test], "holdout": pool.row[holdout]}
-    if args.rows:
-        return "\n".join(str(int(r)) for r in sorted(rows[args.rows]))
-    return split_table(scenario.name, scenario.split_source, rows, pool.n_source_rows)
-
-
 def _store_paths(ws: Workspace) -> dict[str, str]:
     """Run id to record path, from the store if there is one (a report creates none)."""
     if ws.store_url is None:
@@ -322,29 +292,6 @@ def _store_paths(ws: Workspace) -> dict[str, str]:
             raise ObliviateError(f"cannot read home directory {str(ws.home)!r}: "
                                  f"{e.strerror or e}") from None
     return {r["run_id"]: r["path"] for r in ws.store().list()}
-
-
-def _listing() -> str:
-    from obliviate.attacks import ATTACKS
-    from obliviate.methods import METHODS
-    from obliviate.metrics import METRICS
-    from obliviate.scenarios import SCENARIOS, SELECTORS
-
-    lines = ["scenarios:"]
-    lines += [f"  {s.name:14s} {s.description}" for s in SCENARIOS.values()]
-    lines.append("  (--data PATH)  your own .npz with X and y, or a CSV with --label COLUMN")
-    lines.append("forget sets:")
-    lines += [f"  {v}" for v in SELECTORS.values()]
-    lines.append("methods:")
-    lines += [f"  {m.name:12s} tasks: {', '.join(m.tasks):16s} {m.paper}"
-              for m in METHODS.values()]
-    lines.append("attacks (--attack):")
-    lines += [f"  {a.name:9s} {'/'.join(a.kinds):22s} {a.description} ({a.paper})"
-              for a in ATTACKS.values()]
-    lines.append("metrics:")
-    lines += [f"  {m.name:9s} ({m.unit}, {'higher' if m.higher_is_better else 'lower'} "
-              f"is better) {m.description}" for m in METRICS.values()]
-    return "\n".join(lines)
 
 
 def run_main() -> None:

@@ -74,7 +74,7 @@ def read_record(path: str | Path) -> dict[str, Any]:
     try:
         validate(record)
     except ObliviateError as e:
-        raise RecordError(f"run record {str(p)!r}: {e}", str(e)) from None
+        raise RecordError(f"{str(p)!r}: {e}", str(e)) from None
     return dict(record)
 
 
