@@ -336,13 +336,19 @@ def test_stray_json_in_a_records_directory_is_skipped(runs: Any, tmp_path: Path,
     assert f"skipping {d / 'broken.json'}: not JSON" in caplog.messages[0]
     assert caplog.messages[1].startswith(f"skipping {d / 'notes.json'}: run record lacks "
                                          "schema, run_id")
+    err = capsys.readouterr().err.splitlines()  # as the user sees them, one line each
+    assert [line.split(":")[0:2] for line in err] == [["obliviate", " skipping " + str(
+        d / "broken.json")], ["obliviate", " skipping " + str(d / "notes.json")]]
     assert [li.attrs["data-run"] for li in parse(html.read_text()).all("li")] == [
         record["run_id"]]
     # A stray JSON named on its own is still an error, and the message names it.
     assert "notes.json" in _error(["report", str(d / "notes.json"), "-o", str(html)], capsys)
     (d / path.name).unlink()  # nothing but strays: a clear error, not an empty report
-    err = _error(["report", str(d), "-o", str(tmp_path / "none.html")], capsys)
-    assert "no runs to report" in err and "2 JSON file(s) skipped" in err
+    assert main(["report", str(d), "-o", str(tmp_path / "none.html")]) == 2
+    *skips, last = capsys.readouterr().err.splitlines()
+    assert len(skips) == 2 and all(s.startswith("obliviate: skipping ") for s in skips)
+    assert last.startswith("obliviate: error: no runs to report")
+    assert "2 JSON file(s) skipped" in last
     assert not (tmp_path / "none.html").exists()
 
 

@@ -45,6 +45,15 @@ class _LazyHelp(argparse.HelpFormatter):
         return text
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a message is logged: ``main`` runs many times
+    in one process (tests), each with its own stderr, and a closed one must not be kept."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def _seed(text: str) -> int:
     try:
         seed = int(text)
@@ -193,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help, or a usage error already printed on one line
         return int(e.code or 0)
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("obliviate: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
