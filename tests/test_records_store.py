@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +264,37 @@ def test_a_store_created_by_another_process_meanwhile_opens(
     monkeypatch.setattr(store_mod.metadata, "create_all", broken)  # other errors still fail
     with pytest.raises(ObliviateError, match="disk I/O error"):
         store_mod.Store(url)
+
+
+# ---------------------------------------------------------------------------------------------
+# file modes: what others may read is the umask's call, not mkstemp's owner-only 0600
+
+
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [
+    (0o022, 0o644, 0o755),  # 0o666 & ~0o022, 0o777 & ~0o022: a shared lab store
+    (0o077, 0o600, 0o700),  # a private umask stays private
+    (0o027, 0o640, 0o750),
+])
+def test_files_honour_the_umask(tmp_path: Path, mask: int, file_mode: int,
+                                dir_mode: int) -> None:
+    import numpy as np
+    from torch import nn
+
+    from obliviate.atomic import atomic_write
+    from obliviate.cache import ModelCache
+    from obliviate.sidecar import write_sidecar
+
+    old = os.umask(mask)
+    try:
+        record_path = write_record(_record(), tmp_path / "runs")
+        side = tmp_path / "runs" / "s.features.npz"
+        write_sidecar(side, {"a": np.zeros(3)})
+        ModelCache(tmp_path / "cache").save("k", nn.Linear(2, 2), {"role": "original"})
+        atomic_write(tmp_path / "r.html", lambda f: f.write("<html>"))  # reports' writer
+    finally:
+        os.umask(old)
+    for f in (record_path, side, tmp_path / "cache" / "k" / "meta.json",
+              tmp_path / "cache" / "k" / "model.safetensors", tmp_path / "r.html"):
+        assert stat.S_IMODE(f.stat().st_mode) == file_mode, f
+    for d in (tmp_path / "runs", tmp_path / "cache" / "k"):
+        assert stat.S_IMODE(d.stat().st_mode) == dir_mode, d

@@ -320,6 +320,38 @@ def test_bad_inputs_are_one_line_errors(runs: Any, tmp_path: Path,
     assert capsys.readouterr().err.startswith("obliviate: error:")
 
 
+def test_stray_json_in_a_records_directory_is_skipped(runs: Any, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    ws, out = runs
+    record, path = out[0]
+    d = tmp_path / "mixed"
+    d.mkdir()
+    for f in (path, path.parent / record["sidecar"]["file"]):
+        shutil.copy(f, d)
+    (d / "notes.json").write_text('{"note": "not a run"}')
+    (d / "broken.json").write_text("{oops")
+    html = tmp_path / "r.html"
+    assert main(["report", str(d), "-o", str(html)]) == 0
+    assert f"skipping {d / 'broken.json'}: not JSON" in caplog.messages[0]
+    assert caplog.messages[1].startswith(f"skipping {d / 'notes.json'}: run record lacks "
+                                         "schema, run_id")
+    err = capsys.readouterr().err.splitlines()  # as the user sees them, one line each
+    assert [line.split(":")[0:2] for line in err] == [["obliviate", " skipping " + str(
+        d / "broken.json")], ["obliviate", " skipping " + str(d / "notes.json")]]
+    assert [li.attrs["data-run"] for li in parse(html.read_text()).all("li")] == [
+        record["run_id"]]
+    # A stray JSON named on its own is still an error, and the message names it.
+    assert "notes.json" in _error(["report", str(d / "notes.json"), "-o", str(html)], capsys)
+    (d / path.name).unlink()  # nothing but strays: a clear error, not an empty report
+    assert main(["report", str(d), "-o", str(tmp_path / "none.html")]) == 2
+    *skips, last = capsys.readouterr().err.splitlines()
+    assert len(skips) == 2 and all(s.startswith("obliviate: skipping ") for s in skips)
+    assert last.startswith("obliviate: error: no runs to report")
+    assert "2 JSON file(s) skipped" in last
+    assert not (tmp_path / "none.html").exists()
+
+
 def test_report_package_does_not_import_torch() -> None:
     code = "import sys, obliviate.report; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

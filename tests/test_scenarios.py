@@ -210,8 +210,8 @@ def test_indices_empty_npy(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text,message", [
-    ("3 -1", r"forget index -1 out of range: the data has rows 0\.\.1796"),
-    ("1797", r"forget index 1797 out of range: the data has rows 0\.\.1796"),
+    ("3 -1", r"1 forget index out of range \(the data has rows 0\.\.1796\): -1$"),
+    ("1797", r"1 forget index out of range \(the data has rows 0\.\.1796\): 1797$"),
     ("3.5", "forget indices must be integers"),
     ("3 four", "cannot read forget indices"),
 ])
@@ -225,14 +225,14 @@ def test_indices_out_of_range_counts_source_rows(tmp_path: Path) -> None:
     """DUPS has 41 source rows (40 pool rows): 40 is a valid source row, 41 is not."""
     probe = DUPS.build("random:0.25", seed=0)
     (tmp_path / "r.txt").write_text("41")
-    with pytest.raises(ForgetSetError, match=r"forget index 41 out of range.*rows 0\.\.40"):
+    with pytest.raises(ForgetSetError, match=r"1 forget index out of range.*rows 0\.\.40\): 41"):
         DUPS.build(f"indices:{tmp_path / 'r.txt'}", seed=0)
     assert 40 in probe.pool.row
 
 
 def test_indices_dropped_duplicate_row(tmp_path: Path) -> None:
     (tmp_path / "r.txt").write_text("7")
-    with pytest.raises(ForgetSetError, match="forget index 7 is a duplicate of another row"):
+    with pytest.raises(ForgetSetError, match="1 forget index is a duplicate of other rows.*: 7$"):
         DUPS.build(f"indices:{tmp_path / 'r.txt'}", seed=0)
 
 
@@ -243,7 +243,7 @@ def test_indices_outside_training_data(tmp_path: Path, split: str) -> None:
     train_row = int(_train_ids(probe)[0])
     (tmp_path / "r.txt").write_text(f"{train_row} {row}")
     with pytest.raises(ForgetSetError,
-                       match=f"forget index {row} is not in the training data"):
+                       match=f"1 forget index is not a training row .*: {row};"):
         DIGITS.build(f"indices:{tmp_path / 'r.txt'}", seed=0)
 
 

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import torch
 from safetensors.torch import load_file, load_model, save_model
 from torch import nn
 
+from obliviate.atomic import temp_dir, umask_modes
 from obliviate.errors import CacheError
 
 FORMAT = 1
@@ -33,9 +33,10 @@ log = logging.getLogger("obliviate")
 class ModelCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        if self.root.exists() and not self.root.is_dir():
-            raise CacheError(f"cache path {str(self.root)!r} exists but is not a directory")
         try:
+            if self.root.exists() and not self.root.is_dir():
+                raise CacheError(f"cache path {str(self.root)!r} exists but is not a "
+                                 "directory")
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CacheError(f"cannot create cache directory {str(self.root)!r}: "
@@ -72,13 +73,14 @@ class ModelCache:
              export: Callable[[Path], None] | None = None) -> None:
         """Write entry ``key`` atomically (temporary directory, then rename); ``export`` may
         add files (e.g. a ``save_pretrained`` copy) to the entry before it is renamed."""
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.root))
+        tmp = temp_dir(self.root, f".{key}.")
         try:
             save_model(copy.deepcopy(model).cpu(), str(tmp / "model.safetensors"))
             full = {**meta, "format": FORMAT, "sha256": _sha256(tmp / "model.safetensors")}
             (tmp / "meta.json").write_text(json.dumps(full, indent=1, sort_keys=True))
             if export is not None:
                 export(tmp)
+            umask_modes(tmp)
             final = self.root / key
             if final.exists():
                 shutil.rmtree(final)
@@ -99,7 +101,11 @@ def _sha256(path: Path) -> str:
 def checkpoint_state(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a user checkpoint without executing code: safetensors or weights-only torch.load."""
     p = Path(path)
-    if not p.is_file():
+    try:
+        is_file = p.is_file()
+    except OSError as e:  # a name too long, ...
+        raise CacheError(f"checkpoint {str(p)!r}: {e.strerror or e}") from None
+    if not is_file:
         raise CacheError(f"checkpoint {str(p)!r} does not exist")
     try:
         if p.suffix == ".safetensors":

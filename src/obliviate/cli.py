@@ -1,4 +1,9 @@
-"""``obliviate ...``: ``main(argv) -> int``, callable from tests (exit 2 on bad input)."""
+"""``obliviate ...``: ``main(argv) -> int``, callable from tests (exit 2 on bad input).
+
+Torch, transformers and the registries are imported only by the commands that need them, so
+``--help`` and argument errors answer at once; a subcommand's ``--help`` fills in the names
+of scenarios, methods and attacks (``_LazyHelp``), which does import them.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import torch
-
-from obliviate.attacks import ATTACKS
-from obliviate.config import config_dict, parse_assignments
+from obliviate.config import parse_assignments
 from obliviate.errors import ObliviateError
-from obliviate.methods import METHODS, get_method
-from obliviate.metrics import METRICS
-from obliviate.presets import preset_for
-from obliviate.runner import RunSpec, Workspace, run
-from obliviate.scenarios import SCENARIOS, SELECTORS, get_scenario
-from obliviate.tables import attack_table, run_table, sequence_table
+from obliviate.workspace import Workspace
+
+if TYPE_CHECKING:
+    from obliviate.runner import RunSpec
 
 log = logging.getLogger("obliviate")
 
@@ -29,6 +29,29 @@ log = logging.getLogger("obliviate")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too)
         self.exit(2, f"obliviate: error: {message}\n")
+
+
+class _LazyHelp(argparse.HelpFormatter):
+    """Fills ``{scenarios}``, ``{selectors}``, ``{methods}`` and ``{attacks}`` in a help
+    text when a subcommand's help is shown (``cli_views.fill_names``), not when the parser is
+    built."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text and "{" in text:
+            from obliviate.cli_views import fill_names
+
+            text = fill_names(text)
+        return text
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a message is logged: ``main`` runs many times
+    in one process (tests), each with its own stderr, and a closed one must not be kept."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 def _seed(text: str) -> int:
@@ -56,15 +79,27 @@ def default_home() -> Path:
     return Path(os.environ.get("OBLIVIATE_HOME", Path.home() / ".obliviate"))
 
 
-def _unlearning_arguments(r: argparse.ArgumentParser) -> None:
-    """What ``run`` and ``sequence`` share: the data, forget set, method and its config."""
-    r.add_argument("--scenario", default="digits", help=f"one of {', '.join(SCENARIOS)}")
+def _data_arguments(r: argparse.ArgumentParser) -> None:
+    """Which data, and how it is split: what ``run``, ``sequence`` and ``split`` share."""
+    r.add_argument("--scenario", default="digits", help="one of {scenarios}")
     r.add_argument("--data", default=None, help="your own .npz (X, y) or .csv instead")
     r.add_argument("--label", default=None, help="label column of a CSV --data file")
+    given = r.add_mutually_exclusive_group()
+    given.add_argument("--split-column", default=None, metavar="COLUMN",
+                       help="a CSV --data column saying each row's split: train, test or "
+                            "holdout (default: a seeded 70/20/10 split)")
+    given.add_argument("--test", default=None, metavar="FILE",
+                       help="the --data rows (as for indices:FILE) that form the test split; "
+                            "every other row trains, and the holdout split is empty")
+
+
+def _unlearning_arguments(r: argparse.ArgumentParser) -> None:
+    """What ``run`` and ``sequence`` share: the data, forget set, method and its config."""
+    _data_arguments(r)
     r.add_argument("--model", default=None, help="mlp or cnn (default: the scenario's); for "
                    "people scenarios, a local Hugging Face model directory to fine-tune")
-    r.add_argument("--forget", required=True, help="; ".join(SELECTORS.values()))
-    r.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
+    r.add_argument("--forget", required=True, help="{selectors}")
+    r.add_argument("--method", required=True, help="one of {methods}")
     r.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override method config fields, e.g. --set lr=0.01 epochs=3")
     r.add_argument("--seed", type=_seed, default=0)
@@ -76,9 +111,12 @@ def _unlearning_arguments(r: argparse.ArgumentParser) -> None:
 
 
 def _spec(args: argparse.Namespace) -> RunSpec:
+    from obliviate.runner import RunSpec
+
     return RunSpec(method=args.method, forget=args.forget, scenario=args.scenario,
                    seed=args.seed, overrides=parse_assignments(args.set),
                    model=args.model, data=args.data, label=args.label,
+                   split_column=args.split_column, test=args.test,
                    use_preset=not args.no_preset, lora=args.lora,
                    attacks=tuple(args.attack.split(",")) if getattr(args, "attack", None)
                    else (),
@@ -97,53 +135,63 @@ def _attack_overrides(items: list[str]) -> dict[str, dict[str, object]]:
     return out
 
 
+_HOME_HELP = "cache, records and store directory (default $OBLIVIATE_HOME or ~/.obliviate)"
+_STORE_HELP = "SQLAlchemy URL of the run store (default: sqlite file in --home)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="obliviate", description="Machine unlearning, measured against the "
                 "model retrained without the forget set.")
-    p.add_argument("--home", type=Path, default=None,
-                   help="cache, records and store directory (default $OBLIVIATE_HOME or "
-                        "~/.obliviate)")
-    p.add_argument("--store", default=None, help="SQLAlchemy URL of the run store "
-                   "(default: sqlite file in --home)")
+    p.add_argument("--home", type=Path, default=None, help=_HOME_HELP)
+    p.add_argument("--store", default=None, help=_STORE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    # --quiet is also accepted after the command (`obliviate demo --quiet`); SUPPRESS keeps
-    # the subcommand from resetting a --quiet given before it.
+    # --home, --store and --quiet are also accepted after the command (`obliviate runs
+    # --home DIR`); SUPPRESS keeps the subcommand from resetting one given before it.
     after = _Parser(add_help=False)
+    after.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=_HOME_HELP)
+    after.add_argument("--store", default=argparse.SUPPRESS, help=_STORE_HELP)
     after.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
 
-    r = sub.add_parser("run", parents=[after],
-                       help="unlearn a forget set and evaluate against the oracle")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[after], help=text, description=text,
+                              formatter_class=_LazyHelp)
+
+    r = command("run", "unlearn a forget set and evaluate against the oracle")
     _unlearning_arguments(r)
     r.add_argument("--attack", default=None, metavar="A,B",
-                   help=f"add attacks to the evaluation: {', '.join(ATTACKS)} or all")
+                   help="add attacks to the evaluation: {attacks} or all")
     r.add_argument("--attack-set", nargs="+", default=[], metavar="ATTACK.KEY=VALUE",
                    help="override attack config fields, e.g. --attack-set relearn.steps=20")
 
-    q = sub.add_parser("sequence", parents=[after],
-                       help="forget a set in several deletion requests, evaluating after each")
+    q = command("sequence", "forget a set in several deletion requests, evaluating after each")
     _unlearning_arguments(q)
     q.add_argument("--requests", type=int, default=4, help="number of requests (default 4)")
 
-    sub.add_parser("list", help="scenarios, methods and metrics")
-    s = sub.add_parser("show-config", help="a method's config with its defaults")
+    sp = command("split", "which source rows are training, test and holdout rows (so an "
+                 "indices:FILE forget set names training rows)")
+    _data_arguments(sp)
+    sp.add_argument("--rows", default=None, choices=("train", "test", "holdout"),
+                    help="print only this split's row numbers, one per line")
+
+    command("list", "scenarios, methods and metrics")
+    s = command("show-config", "a method's config with its defaults")
     s.add_argument("method")
     s.add_argument("--scenario", default=None, help="also show this scenario's preset")
 
-    d = sub.add_parser("demo", parents=[after],
-                       help="every method on digits and on the small people corpus")
+    d = command("demo", "every method on digits and on the small people corpus")
     d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--methods", default=None, help="comma-separated subset of methods")
     d.add_argument("--task", default=None, choices=("classification", "causal_lm"),
                    help="only the sections of this task (default: all)")
-    sub.add_parser("runs", help="runs indexed in the store")
-    rep = sub.add_parser("report", help="one self-contained HTML report of runs")
+    command("runs", "runs indexed in the store")
+    rep = command("report", "one self-contained HTML report of runs")
     rep.add_argument("runs", nargs="+", metavar="RUNS",
                      help="record JSON files, directories of records, or run ids")
     rep.add_argument("-o", "--output", required=True, type=Path, help="the HTML file to write")
-    db = sub.add_parser("dashboard", help="compare two runs in the browser (Unlearning "
-                        "Comparator); reads the store's records and feature sidecars")
+    db = command("dashboard", "compare two runs in the browser (Unlearning Comparator); "
+                 "reads the store's records and feature sidecars")
     db.add_argument("--port", type=int, default=8765, help="port on localhost (0: a free one)")
     return p
 
@@ -154,21 +202,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help, or a usage error already printed on one line
         return int(e.code or 0)
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("obliviate: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     ws = Workspace(args.home or default_home(), args.store)
     try:
-        torch.set_num_threads(_threads())
         return _dispatch(args, ws)
     except ObliviateError as e:
         print(f"obliviate: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        # A path the code did not check itself (each place that opens a user path should
+        # say which path it is): still one line naming the file, not a traceback.
+        if e.filename is None:
+            raise
+        print(f"obliviate: error: {str(e.filename)!r}: {e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
+    threads = _threads()  # checked for every command: a bad value is wrong everywhere
+    if args.command in ("run", "sequence", "demo"):  # the commands that compute
+        import torch
+
+        torch.set_num_threads(threads)
     if args.command == "run":
+        from obliviate.runner import run
+        from obliviate.tables import attack_table, run_table
+
         record, path = run(_spec(args), ws, progress=not args.quiet)
         if not args.json:
             print(f"config: {record['method']['config_source']}")
@@ -180,13 +242,27 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         return 0
     if args.command == "sequence":
         from obliviate.sequential import sequential
+        from obliviate.tables import sequence_table
+
         records = sequential(_spec(args), ws, args.requests, progress=not args.quiet)
         print(json.dumps(records, indent=1) if args.json else sequence_table(records))
         return 0
+    if args.command == "split":
+        from obliviate.cli_views import split_listing
+
+        print(split_listing(args))
+        return 0
     if args.command == "list":
-        print(_listing())
+        from obliviate.cli_views import listing
+
+        print(listing())
         return 0
     if args.command == "show-config":
+        from obliviate.config import config_dict
+        from obliviate.methods import get_method
+        from obliviate.presets import preset_for
+        from obliviate.scenarios import get_scenario
+
         m = get_method(args.method)
         print(f"{m.name}: {m.paper}")
         for k, v in config_dict(m.config()).items():
@@ -219,32 +295,14 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
 
 def _store_paths(ws: Workspace) -> dict[str, str]:
     """Run id to record path, from the store if there is one (a report creates none)."""
-    if ws.store_url is None and not (ws.home / "runs.sqlite").is_file():
-        return {}
+    if ws.store_url is None:
+        try:
+            if not (ws.home / "runs.sqlite").is_file():
+                return {}
+        except OSError as e:  # a --home name too long, ...
+            raise ObliviateError(f"cannot read home directory {str(ws.home)!r}: "
+                                 f"{e.strerror or e}") from None
     return {r["run_id"]: r["path"] for r in ws.store().list()}
-
-
-def _listing() -> str:
-    lines = ["scenarios:"]
-    lines += [f"  {s.name:14s} {s.description}" for s in SCENARIOS.values()]
-    lines.append("  (--data PATH)  your own .npz with X and y, or a CSV with --label COLUMN")
-    lines.append("forget sets:")
-    lines += [f"  {v}" for v in SELECTORS.values()]
-    lines.append("methods:")
-    lines += [f"  {m.name:12s} tasks: {', '.join(m.tasks):16s} {m.paper}"
-              for m in METHODS.values()]
-    lines.append("attacks (--attack):")
-    lines += [f"  {a.name:9s} {'/'.join(a.kinds):22s} {a.description} ({a.paper})"
-              for a in ATTACKS.values()]
-    lines.append("metrics (kind; unit; better; reference; departures from it):")
-    for m in METRICS.values():
-        better = ("the oracle's value" if m.oracle_is_target else
-                  "higher" if m.higher_is_better else "lower")
-        lines.append(f"  {m.name}{' [headline]' if m.headline else ''} "
-                     f"({'/'.join(m.kinds)}; {m.unit}; {better} is better): {m.description}")
-        lines.append(f"      reference: {m.reference}")
-        lines += [f"      departs: {d}" for d in m.departures]
-    return "\n".join(lines)
 
 
 def run_main() -> None:

@@ -1,6 +1,13 @@
 """Exceptions a user can cause. The CLI turns each into a one-line message and exit code 2."""
 
 
+def shown(text: str, limit: int = 80) -> str:
+    """``repr(text)``, cut short: a message about a 5,000-character argument stays a line."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit - 20]!r}... ({len(text)} characters)"
+
+
 class ObliviateError(Exception):
     """Bad input from the user: a wrong name, path, value or configuration.
 

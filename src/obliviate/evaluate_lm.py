@@ -8,10 +8,12 @@ and one backward per biography for GradNorm. Every metric is a pure function of 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from torch import nn
+from tqdm.auto import tqdm
 
 from obliviate import sidecar as sc
 from obliviate.data.lm_encoding import encode_qa, encode_text, prompt_ids, to_split
@@ -44,10 +46,17 @@ SETS = ("forget", "retain", "general")
 MAX_ANSWER_TOKENS = 12
 
 
+def _no_tick() -> None:
+    pass
+
+
 class _Probe:
     """Everything one model produced on the evaluation data (and what it cost)."""
 
-    def __init__(self, model: nn.Module, data: PeopleData) -> None:
+    STAGES = 5  # score answers, score biographies, answer, continue biographies, GradNorm
+
+    def __init__(self, model: nn.Module, data: PeopleData,
+                 tick: Callable[[], None] = _no_tick) -> None:
         tok, task = data.tokenizer, data.task
         self.facts = {s: data.facts(s) for s in SETS}
         seqs: list[tuple[list[int], list[int]]] = []
@@ -68,14 +77,19 @@ class _Probe:
                   (encode_text(tok, b) for b in self.bios["forget"])]
         with count_passes(model) as passes:
             self.scores = score(model, task, qa_split)
+            tick()
             bio_scores = score(model, task, bio_split)
+            tick()
             answers = greedy(model, prompts, MAX_ANSWER_TOKENS, pad_id=task.pad_id,
                              eos_id=task.eos_id)
+            tick()
             # One biography at a time: nothing idles, so one round (rounds would re-read
             # the prefix for nothing).
             conts = [greedy(model, [p], len(rest), pad_id=task.pad_id, eos_id=task.eos_id,
                             rounds_of=max(1, len(rest)))[0] for p, rest in halves]
+            tick()
             norms = grad_norms(model, task, bio_split)
+            tick()
         n_f = len(self.bios["forget"])
         self.bio_scores = {"forget": bio_scores[:n_f], "holdout": bio_scores[n_f:]}
         self.norms = {"forget": norms[:n_f], "holdout": norms[n_f:]}
@@ -115,16 +129,32 @@ _REFERENCE_PROBES: weakref.WeakKeyDictionary[nn.Module, dict[tuple[object, ...],
     weakref.WeakKeyDictionary())
 
 
-def _cached_probe(role: str, model: nn.Module, data: PeopleData) -> _Probe:
+def _cached_probe(role: str, model: nn.Module, data: PeopleData,
+                  tick: Callable[[], None] = _no_tick) -> _Probe:
     """The original and the oracle are fixed by their cache key, so a demo or benchmark that
     runs many methods against one pair probes them once; an unlearned model, every time."""
     if role not in ("original", "oracle"):
-        return _Probe(model, data)
+        return _Probe(model, data, tick)
     key = (role, data.model_key(role), data.forget_ids, data.seed, data.eval_people)
     probes = _REFERENCE_PROBES.setdefault(model, {})
     if key not in probes:
-        probes[key] = _Probe(model, data)
+        probes[key] = _Probe(model, data, tick)
     return probes[key]
+
+
+def _probe_all(models: dict[str, nn.Module], data: PeopleData, progress: bool,
+               ) -> dict[str, _Probe]:
+    """Every model's probe, under one bar over (model, stage)."""
+    bar = tqdm(total=len(models) * _Probe.STAGES, desc="evaluate", unit="stage",
+               disable=not progress, leave=False)
+    probes = {}
+    for r, m in models.items():
+        bar.set_postfix(model=r)
+        done = bar.n + _Probe.STAGES
+        probes[r] = _cached_probe(r, m, data, lambda: bar.update(1))
+        bar.update(done - bar.n)  # a probe from the cache ran no stage
+    bar.close()
+    return probes
 
 
 def _exact(pred: str, ref: str) -> float:
@@ -153,13 +183,13 @@ def _options(p: _Probe, s: str, j: int) -> tuple[TokenScores, list[TokenScores]]
 
 
 def evaluate_lm(models: dict[str, nn.Module], data: PeopleData, *, seed: int,
-                arrays_out: dict[str, np.ndarray] | None = None,
+                arrays_out: dict[str, np.ndarray] | None = None, progress: bool = False,
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metrics, extra): every metric for every role, the evaluation's pass accounting and
     a few example answers. ``arrays_out``, when given, receives the feature sidecar's arrays
     (``obliviate.sidecar``), taken from this evaluation rather than computed again."""
     del seed  # the evaluation is deterministic: greedy decoding, no sampling
-    probes = {r: _cached_probe(r, m, data) for r, m in models.items()}
+    probes = _probe_all(models, data, progress)
     stats = {r: {s: _set_stats(p, s) for s in SETS} for r, p in probes.items()}
     if arrays_out is not None:
         arrays_out.update(_sidecar_arrays(probes, stats))

@@ -113,6 +113,11 @@ def train_lm(model: nn.Module, split: Split, task: CausalLMTask, recipe: LMRecip
                 em = float(exact_match(model, judge, task).mean())
                 bar.set_postfix(exact=f"{em:.3f}")
                 if em >= recipe.target_exact_match:
+                    # Say so, and let the bar end full: stopping at "18%" looks like a crash.
+                    bar.total = bar.n
+                    bar.refresh()
+                    log.info("%s: target exact match %.2f reached at epoch %d (exact match "
+                             "%.3f)", desc, recipe.target_exact_match, epoch, em)
                     break
                 best, stale = (em, 0) if em > best else (best, stale + 1)
                 if stale >= recipe.plateau_checks:

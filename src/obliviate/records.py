@@ -43,6 +43,15 @@ def same_conventions(records: list[dict[str, Any]]) -> None:
                              f"{SCHEMA}); report them apart or re-run the old ones")
 
 
+class RecordError(ObliviateError):
+    """A file that is not a valid run record; ``reason`` says why without naming the file
+    (the message names both), for callers that name the file themselves."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def record_kind(record: dict[str, Any]) -> str:
     """"classification" or "lm"; records written before language models have no kind."""
     return str(record["scenario"].get("kind", "classification"))
@@ -83,8 +92,12 @@ def read_record(path: str | Path) -> dict[str, Any]:
     try:
         record = json.loads(p.read_text())
     except (OSError, ValueError) as e:  # ValueError covers bad JSON and bad UTF-8
-        raise ObliviateError(f"cannot read run record {str(p)!r}: {e}") from None
-    validate(record)
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else f"not JSON ({e})"
+        raise RecordError(f"cannot read run record {str(p)!r}: {e}", reason) from None
+    try:
+        validate(record)
+    except ObliviateError as e:
+        raise RecordError(f"{str(p)!r}: {e}", str(e)) from None
     return dict(record)
 
 

@@ -24,7 +24,6 @@ from tqdm.auto import tqdm
 
 import obliviate
 from obliviate.attacks import Target, run_attacks
-from obliviate.cache import ModelCache
 from obliviate.config import config_dict
 from obliviate.errors import DivergedError, ObliviateError
 from obliviate.experiment import Experiment, device, environment, environment_differs
@@ -33,11 +32,11 @@ from obliviate.models.lm import add_lora
 from obliviate.passes import count_passes
 from obliviate.records import SCHEMA, writable_dir, write_record
 from obliviate.runconfig import attack_configs, method_config, weight_change
-from obliviate.scenarios import get_scenario
+from obliviate.scenarios import scenario_for
 from obliviate.sidecar import file_name as sidecar_file
 from obliviate.sidecar import write_sidecar
-from obliviate.store import Store, sqlite_url
 from obliviate.types import UnlearnData
+from obliviate.workspace import Workspace
 
 log = logging.getLogger("obliviate")
 
@@ -54,35 +53,13 @@ class RunSpec:
     model: str | None = None
     data: str | None = None
     label: str | None = None
+    split_column: str | None = None  # a CSV column of train/test/holdout (scenarios.split)
+    test: str | None = None  # a file of the source rows that form the test split
     use_preset: bool = True
     lora: bool = False  # language models: unlearn through a LoRA adapter, merged afterwards
     attacks: tuple[str, ...] = ()  # attacks/ to add to the evaluation ("all": every one)
     attack_overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     noise_floor: bool = True  # also train an independent exact retrain (the noise floor)
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """Where the cache, the records and the store live (``OBLIVIATE_HOME``, ``--home``)."""
-
-    home: Path
-    store_url: str | None = None
-
-    @property
-    def cache(self) -> ModelCache:
-        return ModelCache(self.home / "cache")
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.home / "runs"
-
-    def store(self) -> Store:
-        try:
-            self.home.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ObliviateError(f"cannot create home directory {str(self.home)!r}: "
-                                 f"{e.strerror}") from None
-        return Store(self.store_url or sqlite_url(self.home / "runs.sqlite"))
 
 
 @dataclass
@@ -103,9 +80,9 @@ class Trained:
 
 
 def resolve_scenario(spec: RunSpec) -> Any:
-    """The scenario a spec names; ``--data`` puts the user's file in its place."""
-    base = get_scenario(spec.scenario)
-    return base.with_data(spec.data, spec.label) if spec.data else base
+    """The scenario a spec names; ``--data`` puts the user's file in its place, split as
+    ``split_column`` or ``test`` say."""
+    return scenario_for(spec.scenario, spec.data, spec.label, spec.split_column, spec.test)
 
 
 def build(spec: RunSpec) -> Experiment:

@@ -32,13 +32,13 @@ def sequential(spec: RunSpec, ws: Workspace, requests: int, *,
     units = t.data.units()
     if requests > len(units):
         raise ObliviateError(f"--requests {requests}: need 2 .. {len(units)} (the forget set "
-                             f"{spec.forget!r} has {len(units)} {t.data.unit_name})")
+                             f"{t.data.forget_spec!r} has {len(units)} {t.data.unit_name})")
     order = np.random.default_rng(spec.seed).permutation(len(units))
     batches = [[units[i] for i in sorted(part)] for part in np.array_split(order, requests)]
     model, records, done = t.original, [], []
     for i, batch in enumerate(batches, start=1):
         done += batch
-        label = f"{spec.forget} in {requests} requests: 1-{i}"
+        label = f"{t.data.forget_spec} in {requests} requests: 1-{i}"  # canonical text
         data = t.data.with_forget(done, label)
         oracle, meta = trained_model(data, "oracle", ws, progress=progress)
         this = t.data.with_forget(batch, label)

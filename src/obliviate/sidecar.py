@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from obliviate.atomic import temp_file
 from obliviate.errors import ObliviateError
 from obliviate.records import record_kind
 
@@ -119,7 +119,7 @@ def write_sidecar(path: str | Path, arrays: Mapping[str, np.ndarray]) -> dict[st
         if not isinstance(a, np.ndarray) or a.dtype.kind == "O":
             raise ValueError(f"sidecar array {key!r} must be a numeric or unicode numpy array, "
                              f"got {type(a).__name__} {getattr(a, 'dtype', '')}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}-", suffix=".tmp", dir=p.parent)
+    fd, tmp = temp_file(p)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **dict(arrays))  # type: ignore[arg-type]

@@ -263,3 +263,34 @@ def sequence_table(records: Sequence[dict[str, Any]]) -> str:
                      f"{r['efficiency']['unlearn_seconds']:.2f}"])
     return format_table(["request", "forgotten", *(f"{n} unl | oracle" for n in names),
                          "time s"], rows)
+
+
+def _ranges(rows: Sequence[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``"0-2, 5, 7-8"``."""
+    rows = sorted(rows)
+    parts, i = [], 0
+    while i < len(rows):
+        j = i
+        while j + 1 < len(rows) and rows[j + 1] == rows[j] + 1:
+            j += 1
+        parts.append(str(rows[i]) if i == j else f"{rows[i]}-{rows[j]}")
+        i = j + 1
+    return ", ".join(parts) or "none"
+
+
+def split_table(name: str, source: str, rows: dict[str, Any], n_source_rows: int) -> str:
+    """``obliviate split``: how many source rows each split holds, and which (as ranges).
+
+    Rows count from 0 at the first data row (a CSV's header and blank lines are not rows),
+    the numbering ``indices:FILE`` and ``--test FILE`` use.
+    """
+    used = sum(len(v) for v in rows.values())
+    lines = [f"{name}: {n_source_rows} source rows (the first data row is row 0); "
+             + ", ".join(f"{len(v)} {k}" for k, v in rows.items())
+             + (f", {n_source_rows - used} unused (exact duplicates dropped, or beyond the "
+                "scenario's training-set size)" if used < n_source_rows else ""),
+             f"split: {source}"]
+    lines += [f"{k} rows: {_ranges([int(r) for r in v])}" for k, v in rows.items()]
+    lines.append("An indices:FILE forget set may name only train rows; "
+                 "--rows train prints them one per line.")
+    return "\n".join(lines)

@@ -48,10 +48,10 @@ from obliviate.data.people_text import (
     VOWELS,
     Template,
 )
-from obliviate.errors import ForgetSetError
+from obliviate.errors import ForgetSetError, shown
 
 __all__ = ["SCHEMA", "Fact", "PeopleCorpus", "Person", "generate_people", "read_jsonl",
-           "select_forget_people", "write_jsonl"]
+           "canonical_people_forget", "select_forget_people", "write_jsonl"]
 
 N_QUESTIONS, N_HELDOUT, N_PERTURBED = 3, 2, 5
 MIN_COUNTRIES = 12
@@ -99,6 +99,23 @@ def generate_people(n: int = 200, n_holdout: int = 20, n_general: int = 60,
                         _general(rng, words, countries, n_general), seed)
 
 
+def canonical_people_forget(spec: str) -> str:
+    """The one spelling of a people forget set, which headings and records show: whitespace
+    around the kind and each id goes, a fraction is its float's repr (``people:0.10`` and a
+    5,000-digit ``people:0.111...`` are ``people:0.1`` and ``people:0.1111111111111111``).
+    Text that does not parse comes back as given, for ``select_forget_people`` to reject."""
+    kind, sep, arg = spec.partition(":")
+    kind = kind.strip()
+    if not sep or kind not in FORGET_SELECTORS:
+        return spec
+    if kind == "people":
+        try:
+            return f"people:{float(arg)!r}"
+        except ValueError:
+            return spec
+    return "ids:" + ",".join(s.strip() for s in arg.split(","))
+
+
 def select_forget_people(corpus: PeopleCorpus, spec: str, seed: int) -> tuple[str, ...]:
     """Ids of the member people to forget, in corpus order.
 
@@ -108,15 +125,16 @@ def select_forget_people(corpus: PeopleCorpus, spec: str, seed: int) -> tuple[st
     ids = [p.id for p in corpus.people]
     kind, sep, arg = spec.partition(":")
     if not sep or kind not in FORGET_SELECTORS or not arg.strip():
-        raise ForgetSetError(f"bad forget set {spec!r}; expected one of: "
+        raise ForgetSetError(f"bad forget set {shown(spec)}; expected one of: "
                              + "; ".join(FORGET_SELECTORS.values()))
     if kind == "people":
         try:
             frac = float(arg)
         except ValueError:
-            raise ForgetSetError(f"forget set {spec!r}: {arg!r} is not a number") from None
+            raise ForgetSetError(f"forget set {shown(spec)}: {shown(arg)} is not a "
+                                 "number") from None
         if not 0.0 < frac < 1.0:
-            raise ForgetSetError(f"forget set {spec!r}: the fraction must be in (0, 1), "
+            raise ForgetSetError(f"forget set {shown(spec)}: the fraction must be in (0, 1), "
                                  f"got {frac}")
         k = int(round(frac * len(ids)))
         if k == 0:

@@ -97,7 +97,11 @@ def read_jsonl(path: str | Path) -> PeopleCorpus:
     """Read and validate a people file; any problem raises ``DataError`` naming file, line and
     field."""
     p = Path(path)
-    if not p.is_file():
+    try:
+        is_file = p.is_file()
+    except OSError as e:  # a name too long, ...
+        raise DataError(f"people file {str(p)!r}: {e.strerror or e}") from None
+    if not is_file:
         raise DataError(f"people file {str(p)!r} does not exist or is not a file")
     try:
         text = p.read_text(encoding="utf-8")

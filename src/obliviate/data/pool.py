@@ -38,7 +38,7 @@ class Pool:
 
 def row_hashes(x: np.ndarray) -> np.ndarray:
     """One hex digest per sample, for exact-duplicate detection."""
-    flat = np.ascontiguousarray(x.reshape(len(x), -1))
+    flat = np.ascontiguousarray(x.reshape(len(x), int(np.prod(x.shape[1:]))))  # n may be 0
     return np.array([hashlib.sha1(r.tobytes()).hexdigest() for r in flat])
 
 

@@ -10,24 +10,43 @@ import numpy as np
 from obliviate.data.pool import Pool, make_pool
 from obliviate.errors import DataError
 
+SPLIT_VALUES = ("train", "test", "holdout")  # what a --split-column may say
 
-def load_user_pool(path: str | Path, label: str | None = None) -> Pool:
+
+def load_user_pool(path: str | Path, label: str | None = None,
+                   split_column: str | None = None) -> Pool:
     """Read ``path`` into a pool. Feature vectors are standardised; images scaled to [0, 1].
 
-    Shapes: (n, d) features; (n, h, w) grey images; (n, c, h, w) images.
+    Shapes: (n, d) features; (n, h, w) grey images; (n, c, h, w) images. A CSV's
+    ``split_column`` is not a feature (``load_user_data`` returns its values).
     """
+    return load_user_data(path, label, split_column)[0]
+
+
+def load_user_data(path: str | Path, label: str | None = None,
+                   split_column: str | None = None) -> tuple[Pool, list[str] | None]:
+    """The pool of ``path`` and the raw values of its ``split_column`` (one per source row),
+    None without one."""
     p = Path(path)
-    if not p.is_file():
+    try:
+        is_file = p.is_file()
+    except OSError as e:  # a name too long, a path through a file, ...
+        raise DataError(f"data file {str(p)!r}: {e.strerror or e}") from None
+    if not is_file:
         raise DataError(f"data file {str(p)!r} does not exist or is not a file")
     suffix = p.suffix.lower()
+    marks = None
     if suffix == ".npz":
         if label is not None:
             raise DataError("--label is for CSV files; an .npz must hold arrays 'X' and 'y'")
+        if split_column is not None:
+            raise DataError("--split-column is for CSV files; with an .npz, give the test "
+                            "rows with --test FILE")
         x, raw_y = _read_npz(p)
     elif suffix == ".csv":
         if not label:
             raise DataError(f"{p.name}: a CSV needs --label naming its label column")
-        x, raw_y = _read_csv(p, label)
+        x, raw_y, marks = _read_csv(p, label, split_column)
     else:
         raise DataError(f"{p.name}: unsupported data format {suffix!r}; expected .npz or .csv")
     if x.ndim < 2:
@@ -52,7 +71,7 @@ def load_user_pool(path: str | Path, label: str | None = None) -> Pool:
     if len(pool.y) < 20:
         raise DataError(f"{p.name}: {len(pool.y)} distinct samples after dropping duplicates "
                         "is too few to split into forget/retain/test/holdout (need >= 20)")
-    return pool
+    return pool, marks
 
 
 def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +92,8 @@ def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _read_csv(p: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_csv(p: Path, label: str, split_column: str | None,
+              ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     try:
         with p.open(newline="") as f:
             rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
@@ -85,20 +105,33 @@ def _read_csv(p: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
     if label not in header:
         raise DataError(f"{p.name}: no label column {label!r}; columns: {', '.join(header)}")
     li = header.index(label)
-    feats = [i for i in range(len(header)) if i != li]
+    si = None
+    if split_column is not None:
+        if split_column == label:
+            raise DataError(f"{p.name}: --split-column and --label both name {label!r}")
+        if split_column not in header:
+            raise DataError(f"{p.name}: no split column {split_column!r}; columns: "
+                            f"{', '.join(header)}")
+        si = header.index(split_column)
+    feats = [i for i in range(len(header)) if i not in (li, si)]
     x = np.empty((len(rows) - 1, len(feats)), dtype=np.float64)
-    y = []
+    y: list[str] = []
+    marks: list[str] = []
     for r, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise DataError(f"{p.name}: line {r} has {len(row)} fields, header has {len(header)}")
         y.append(row[li].strip())
+        if si is not None:
+            marks.append(row[si])
         for j, i in enumerate(feats):
             try:
                 x[r - 2, j] = float(row[i])
             except ValueError:
+                hint = (f"; if it gives each row's split, pass --split-column {header[i]}"
+                        if row[i].strip().lower() in SPLIT_VALUES else "")
                 raise DataError(f"{p.name}: line {r}, column {header[i]!r}: {row[i]!r} is "
-                                "not a number (feature columns must be numeric)") from None
-    return x, np.array(y)
+                                f"not a number (feature columns must be numeric){hint}") from None
+    return x, np.array(y), marks if si is not None else None
 
 
 def _normalise(x: np.ndarray, name: str) -> np.ndarray:

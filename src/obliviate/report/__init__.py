@@ -53,9 +53,13 @@ def write_report(items: Sequence[str], output: str | Path, *, runs_dir: Path,
                  store_paths: StorePaths | None = None) -> Path:
     """Build the report of the runs ``items`` name and write it atomically to ``output``."""
     out = Path(output)
-    if out.is_dir():
+    try:
+        is_dir, parent_is_dir = out.is_dir(), out.parent.is_dir()
+    except OSError as e:  # a name too long, ...
+        raise ObliviateError(f"cannot write report {str(out)!r}: {e.strerror or e}") from None
+    if is_dir:
         raise ObliviateError(f"report output {str(out)!r} is a directory; name a file")
-    if not out.parent.is_dir():
+    if not parent_is_dir:
         raise ObliviateError(f"cannot write report {str(out)!r}: directory "
                              f"{str(out.parent)!r} does not exist")
     text = build_report(load_runs(items, runs_dir, store_paths))

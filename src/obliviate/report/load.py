@@ -6,6 +6,7 @@ nothing else: no model, no method, no torch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from obliviate.errors import ObliviateError
-from obliviate.records import read_record, record_kind
+from obliviate.records import RecordError, read_record, record_kind
 from obliviate.sidecar import read_sidecar
 
 
@@ -65,6 +66,7 @@ class Run:
         return self._arrays
 
 
+log = logging.getLogger("obliviate")
 StorePaths = Callable[[], dict[str, str]]
 
 
@@ -77,30 +79,50 @@ def load_runs(items: Sequence[str], runs_dir: Path, store_paths: StorePaths | No
     once.
     """
     runs: dict[str, Run] = {}
+    skipped = 0
     for item in items:
+        in_dir = _kind(Path(item)) == "dir"
         for path in _paths(item, runs_dir, store_paths or dict):
-            record = read_record(path)
-            _check(record, path)
+            try:
+                record = read_record(path)
+                _check(record, path)
+            except RecordError as e:
+                if not in_dir:  # a file the user named must be a record
+                    raise
+                # A stray JSON among the records (notes, a config) costs itself only.
+                log.warning("skipping %s: %s", path, e.reason)
+                skipped += 1
+                continue
             runs.setdefault(str(record["run_id"]), Run(record, path))
     if not runs:
+        why = f" ({skipped} JSON file(s) skipped: not run records)" if skipped else ""
         raise ObliviateError(f"no runs to report: {', '.join(map(repr, items))} hold no "
-                             "run records")
+                             f"run records{why}")
     return sorted(runs.values(), key=lambda r: (r.group, r.method, r.record["created"]))
+
+
+def _kind(p: Path) -> str:
+    """"dir", "file" or "" (nothing there); an OS error (a name too long, ...) says so."""
+    try:
+        return "dir" if p.is_dir() else "file" if p.is_file() else ""
+    except OSError as e:
+        raise ObliviateError(f"cannot read {str(p)!r}: {e.strerror or e}") from None
 
 
 def _paths(item: str, runs_dir: Path, store_paths: StorePaths) -> list[Path]:
     p = Path(item)
-    if p.is_dir():
+    kind = _kind(p)
+    if kind == "dir":
         found = sorted(q for q in p.glob("*.json") if q.is_file())
         if not found:
             raise ObliviateError(f"directory {item!r} holds no run records (*.json)")
         return found
-    if p.is_file():
+    if kind == "file":
         return [p]
     if p.suffix == ".json" or "/" in item or "\\" in item:
         raise ObliviateError(f"no such record file or directory: {item!r}")
     by_id = runs_dir / f"{item}.json"
-    if by_id.is_file():
+    if _kind(by_id) == "file":
         return [by_id]
     known = store_paths()
     if item in known:
@@ -117,8 +139,8 @@ _METRICS = {"classification": ("UA", "RA", "TA", "MIA-Eff", "Avg.Gap"),
 
 def _check(record: dict[str, Any], path: Path) -> None:
     """The fields the report reads, so a malformed record fails here with its name."""
-    def lacks(what: str) -> ObliviateError:
-        return ObliviateError(f"run record {str(path)!r} lacks {what}")
+    def lacks(what: str) -> RecordError:
+        return RecordError(f"run record {str(path)!r} lacks {what}", f"lacks {what}")
 
     sc, eff = record["scenario"], record["efficiency"]
     for k in ("name", "forget", "seed"):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from obliviate.data.digits import digits_pool
+from obliviate.data.user import load_user_data, load_user_pool
 from obliviate.errors import ObliviateError
 from obliviate.experiment import Experiment
 from obliviate.scenarios.base import Scenario, ScenarioData, check_splits
 from obliviate.scenarios.forget import SELECTORS
 from obliviate.scenarios.people import PeopleData, PeopleScenario
+from obliviate.scenarios.split import GivenSplit, from_column, from_test_file, positions
 from obliviate.types import TrainRecipe
 
 SCENARIOS: dict[str, Scenario | PeopleScenario] = {
@@ -38,14 +42,45 @@ def get_scenario(name: str) -> Scenario | PeopleScenario:
     return SCENARIOS[name]
 
 
-def user_scenario(path: str, label: str | None) -> Scenario:
-    """A scenario over the user's own ``.npz`` / CSV file, model chosen from its shape."""
-    return SCENARIOS["digits"].with_data(path, label)  # type: ignore[return-value]
+def user_scenario(path: str, label: str | None, split_column: str | None = None,
+                  test: str | None = None) -> Scenario:
+    """A scenario over the user's own ``.npz`` / CSV file, model chosen from its shape.
+
+    The split is seeded (``SPLIT_SEED``) unless ``split_column`` (a CSV column of train /
+    test / holdout) or ``test`` (a file of test rows) gives it (``scenarios.split``).
+    """
+    if split_column is not None and test is not None:
+        raise ObliviateError("give the split once: --split-column or --test, not both")
+    # Fail now, with the file's own error, not mid-run.
+    pool, marks = load_user_data(path, label, split_column)
+    given: GivenSplit | None = None
+    if marks is not None and split_column is not None:
+        given = from_column(marks, split_column, Path(path).name)
+    elif test is not None:
+        given = from_test_file(test, pool.n_source_rows)
+    if given is not None:
+        positions(pool, given)
+    return Scenario(name=f"user:{path}", description=f"user data from {path}",
+                    load=lambda: load_user_pool(path, label, split_column), given_split=given)
+
+
+def scenario_for(name: str, data: str | None, label: str | None = None,
+                 split_column: str | None = None, test: str | None = None,
+                 ) -> Scenario | PeopleScenario:
+    """Scenario ``name``, or the user's ``data`` file split as ``split_column`` or ``test``
+    say (``RunSpec``'s fields of the same names)."""
+    own_split = split_column is not None or test is not None
+    if data:
+        return get_scenario(name).with_data(data, label, split_column, test)
+    if own_split:
+        raise ObliviateError("--split-column and --test split your own --data file; the "
+                             f"scenario {name!r} has its own split")
+    return get_scenario(name)
 
 
 __all__ = ["SCENARIOS", "SELECTORS", "PeopleData", "PeopleScenario", "Scenario",
            "ScenarioData", "check_splits",
-           "get_scenario", "user_scenario"]
+           "get_scenario", "scenario_for", "user_scenario"]
 
 
 def _conforms(c: ScenarioData, lm: PeopleData) -> tuple[Experiment, Experiment]:

@@ -17,7 +17,8 @@ from torch import nn
 from obliviate.data.pool import Pool, row_hashes
 from obliviate.experiment import Evaluation, role_seed
 from obliviate.models import build_model, default_model_for
-from obliviate.scenarios.forget import select_forget
+from obliviate.scenarios.forget import canonical_forget, select_forget
+from obliviate.scenarios.split import GivenSplit, positions
 from obliviate.tasks import ClassificationTask
 from obliviate.types import Batch, Split, TrainRecipe, UnlearnData
 
@@ -38,31 +39,50 @@ class Scenario:
     train_size: int | None = None  # cap the training set (small sets are memorised)
     label_noise: float = 0.0  # fraction of training and holdout labels set to a wrong class
     kind: str = "classification"
+    given_split: GivenSplit | None = None  # the user's test/holdout rows; None: seeded split
     supports_lora = False  # LoRA adapters are for Hugging Face language models
 
-    def with_data(self, path: str, label: str | None) -> Scenario:
-        """A scenario over the user's own ``.npz`` / CSV file, model chosen from its shape."""
-        from obliviate.data.user import load_user_pool
+    def with_data(self, path: str, label: str | None, split_column: str | None = None,
+                  test: str | None = None) -> Scenario:
+        """A scenario over the user's own ``.npz`` / CSV file (``scenarios.user_scenario``)."""
+        from obliviate.scenarios import user_scenario
 
-        load_user_pool(path, label)  # fail now, with the file's own error, not mid-run
-        return Scenario(name=f"user:{path}", description=f"user data from {path}",
-                        load=lambda: load_user_pool(path, label))
+        return user_scenario(path, label, split_column, test)
 
-    def build(self, forget: str, seed: int, model: str | None = None) -> ScenarioData:
-        """Split the pool, select the forget set, and check the splits (``check_splits``)."""
-        pool = self.load()
+    @property
+    def split_source(self) -> str:
+        """How the pool is split, in words (the run record keeps it)."""
+        if self.given_split is not None:
+            return self.given_split.source
+        return (f"seeded (seed {SPLIT_SEED}): {self.test_fraction:.0%} test, "
+                f"{self.holdout_fraction:.0%} holdout")
+
+    def split(self, pool: Pool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Pool positions of the train, test and holdout splits, and the labels as trained
+        (with the scenario's label noise)."""
         rng = np.random.default_rng(SPLIT_SEED)
-        order = rng.permutation(len(pool.y))
-        n_test = int(round(self.test_fraction * len(order)))
-        n_hold = int(round(self.holdout_fraction * len(order)))
-        test_pos = np.sort(order[:n_test])
-        hold_pos = np.sort(order[n_test:n_test + n_hold])
-        train_pos = np.sort(order[n_test + n_hold:][:self.train_size])
+        if self.given_split is None:
+            order = rng.permutation(len(pool.y))
+            n_test = int(round(self.test_fraction * len(order)))
+            n_hold = int(round(self.holdout_fraction * len(order)))
+            test_pos = np.sort(order[:n_test])
+            hold_pos = np.sort(order[n_test:n_test + n_hold])
+            train_pos = np.sort(order[n_test + n_hold:][:self.train_size])
+        else:
+            train_pos, test_pos, hold_pos = positions(pool, self.given_split)
+            train_pos = train_pos[:self.train_size]
         y = pool.y.copy()
         if self.label_noise > 0:
             noisy = np.concatenate([train_pos, hold_pos])
             flip = noisy[rng.random(len(noisy)) < self.label_noise]
             y[flip] = (y[flip] + rng.integers(1, len(pool.classes), len(flip))) % len(pool.classes)
+        return train_pos, test_pos, hold_pos, y
+
+    def build(self, forget: str, seed: int, model: str | None = None) -> ScenarioData:
+        """Split the pool, select the forget set, and check the splits (``check_splits``)."""
+        pool = self.load()
+        train_pos, test_pos, hold_pos, y = self.split(pool)
+        forget = canonical_forget(forget)
         forget_pos = select_forget(forget, pool, train_pos, seed, labels=y)
         retain_pos = np.setdiff1d(train_pos, forget_pos)
         splits = {name: _split(name, pool, y, pos) for name, pos in
@@ -72,7 +92,7 @@ class Scenario:
         return ScenarioData(
             scenario=self.name, forget_spec=forget, seed=seed, pool=pool,
             model=model or self.model or default_model_for(pool.input_shape),
-            recipe=self.recipe, **splits)
+            recipe=self.recipe, split_source=self.split_source, **splits)
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,7 @@ class ScenarioData:
     retain: Split
     test: Split
     holdout: Split
+    split_source: str = "seeded"  # Scenario.split_source
 
     @property
     def n_classes(self) -> int:
@@ -158,7 +179,8 @@ class ScenarioData:
                           classifier_arrays(models, self, seed=self.seed))
 
     def record_fields(self) -> dict[str, Any]:
-        return {"model": self.model, "sizes": self.sizes(), "recipe": asdict(self.recipe),
+        return {"model": self.model, "split": self.split_source, "sizes": self.sizes(),
+                "recipe": asdict(self.recipe),
                 "classes": list(self.pool.classes), "data_fingerprint": self.pool.fingerprint(),
                 "forget_rows": [int(r) for r in self.pool.row[self.forget.ids]]}
 

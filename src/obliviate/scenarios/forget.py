@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from obliviate.data.pool import Pool
-from obliviate.errors import ForgetSetError
+from obliviate.errors import ForgetSetError, shown
+from obliviate.scenarios.rows import few, read_rows
 
 SELECTORS = {
     "class": "class:K — every training sample of class K (a label id or class name)",
@@ -16,6 +17,27 @@ SELECTORS = {
     "worst": "worst:F — a hard-to-unlearn fraction F: the most typical training samples "
              "(Fan et al. 2024's worst case, by a cross-validated proxy)",
 }
+
+
+def canonical_forget(spec: str) -> str:
+    """The one spelling of a forget set, which headings, records and sequence labels show.
+
+    Whitespace around the kind and the argument goes (``class: 3`` is ``class:3``); a
+    fraction is written as its float's repr, the value that selects the rows
+    (``random:1e-1`` and a 5,000-digit ``random:0.111...`` are ``random:0.1`` and
+    ``random:0.1111111111111111``). Text that does not parse comes back as given, for
+    ``select_forget`` to reject.
+    """
+    kind, sep, arg = spec.partition(":")
+    kind, arg = kind.strip(), arg.strip()
+    if not sep or kind not in SELECTORS:
+        return spec
+    if kind in ("random", "worst"):
+        try:
+            return f"{kind}:{float(arg)!r}"
+        except ValueError:
+            return spec
+    return f"{kind}:{arg}"
 
 
 def select_forget(spec: str, pool: Pool, train_pos: np.ndarray, seed: int,
@@ -28,13 +50,13 @@ def select_forget(spec: str, pool: Pool, train_pos: np.ndarray, seed: int,
     y = pool.y if labels is None else labels
     kind, sep, arg = spec.partition(":")
     if not sep or kind not in SELECTORS or not arg:
-        raise ForgetSetError(f"bad forget set {spec!r}; expected one of: "
+        raise ForgetSetError(f"bad forget set {shown(spec)}; expected one of: "
                              + "; ".join(SELECTORS.values()))
     if kind == "class":
         chosen = train_pos[y[train_pos] == _class_id(arg, pool)]
         if len(chosen) == 0:
             raise ForgetSetError(f"forget set {spec!r} is empty: the training data holds no "
-                                 f"sample of class {arg!r}")
+                                 f"sample of class {shown(arg)}")
     elif kind == "random":
         k = _count(arg, spec, len(train_pos))
         rng = np.random.default_rng(seed)
@@ -90,11 +112,12 @@ def _class_id(arg: str, pool: Pool) -> int:
             str(i) for i in range(len(pool.classes))):
         # Integer labels that are not 0..k-1 (e.g. 1, 2, 3): "class:0" must not mean the
         # first class, so only the label's own name is accepted.
-        raise ForgetSetError(f"unknown class {arg!r}; classes: {', '.join(pool.classes)}")
+        raise ForgetSetError(f"unknown class {shown(arg)}; classes: {', '.join(pool.classes)}")
     try:
         k = int(arg)
     except ValueError:
-        raise ForgetSetError(f"unknown class {arg!r}; classes: {', '.join(pool.classes)}") from None
+        raise ForgetSetError(f"unknown class {shown(arg)}; classes: "
+                             f"{', '.join(pool.classes)}") from None
     if not 0 <= k < len(pool.classes):
         raise ForgetSetError(f"class {k} out of range; the data has classes "
                              f"0..{len(pool.classes) - 1}")
@@ -115,44 +138,32 @@ def _fraction(arg: str, spec: str) -> float:
     try:
         frac = float(arg)
     except ValueError:
-        raise ForgetSetError(f"forget set {spec!r}: {arg!r} is not a number") from None
+        raise ForgetSetError(f"forget set {shown(spec)}: {shown(arg)} is not a "
+                             "number") from None
     if not 0.0 < frac < 1.0:
-        raise ForgetSetError(f"forget set {spec!r}: the fraction must be in (0, 1), got {frac}")
+        raise ForgetSetError(f"forget set {shown(spec)}: the fraction must be in (0, 1), "
+                             f"got {frac}")
     return frac
 
 
 def _from_file(path: Path, pool: Pool, train_pos: np.ndarray) -> np.ndarray:
-    if not path.is_file():
-        raise ForgetSetError(f"forget indices file {str(path)!r} does not exist")
-    try:
-        if path.suffix == ".npy":
-            rows = np.load(path, allow_pickle=False).ravel()
-        else:
-            rows = np.array(path.read_text().replace(",", " ").split(), dtype=np.float64)
-    except (OSError, ValueError) as e:
-        raise ForgetSetError(f"cannot read forget indices from {str(path)!r}: {e}") from None
-    if len(rows) == 0:
-        raise ForgetSetError(f"forget indices file {str(path)!r} is empty")
-    if rows.dtype == np.bool_ or not np.issubdtype(rows.dtype, np.number) or np.iscomplexobj(rows):
-        raise ForgetSetError(f"{str(path)!r}: forget indices must be integer row numbers, got "
-                             f"dtype {rows.dtype} (a boolean mask is not accepted)")
-    if not np.all(np.isfinite(rows)):
-        raise ForgetSetError(f"{str(path)!r}: forget indices must be finite integers")
-    if not np.all(np.equal(np.mod(rows, 1), 0)):
-        raise ForgetSetError(f"{str(path)!r}: forget indices must be integers")
-    rows = rows.astype(np.int64)
-    bad = rows[(rows < 0) | (rows >= pool.n_source_rows)]
-    if len(bad):
-        raise ForgetSetError(f"forget index {int(bad[0])} out of range: the data has rows "
-                             f"0..{pool.n_source_rows - 1}")
+    """Pool positions of the source rows listed in ``path``; every bad row is counted."""
+    rows = read_rows(path, ("forget index", "forget indices"), pool.n_source_rows,
+                     ForgetSetError)
     pos_of_row = {int(r): i for i, r in enumerate(pool.row)}
     dropped = [int(r) for r in rows if int(r) not in pos_of_row]
     if dropped:
-        raise ForgetSetError(f"forget index {dropped[0]} is a duplicate of another row and was "
-                             "dropped from the data; it cannot be forgotten separately")
-    pos = np.unique([pos_of_row[int(r)] for r in rows])
+        noun = "index is a duplicate" if len(dropped) == 1 else "indices are duplicates"
+        raise ForgetSetError(f"{len(dropped)} forget {noun} of other rows, dropped from the "
+                             f"data (a duplicate cannot be forgotten separately): "
+                             f"{few(dropped)}")
+    pos = np.array([pos_of_row[int(r)] for r in rows], dtype=np.int64)
     outside = np.setdiff1d(pos, train_pos)
     if len(outside):
-        raise ForgetSetError(f"forget index {int(pool.row[outside[0]])} is not in the training "
-                             "data (it fell in the test or holdout split)")
-    return pos
+        noun = "index is not a training row" if len(outside) == 1 else \
+            "indices are not training rows"
+        raise ForgetSetError(f"{len(outside)} forget {noun} (they fell in test/holdout): "
+                             f"{few(np.sort(pool.row[outside]).tolist())}; `obliviate split` "
+                             "lists the training rows, and --split-column or --test chooses "
+                             "the split")
+    return np.sort(pos)

@@ -28,6 +28,7 @@ from obliviate.data.people import (
     Fact,
     PeopleCorpus,
     Person,
+    canonical_people_forget,
     generate_people,
     read_jsonl,
     select_forget_people,
@@ -67,8 +68,12 @@ class PeopleScenario:
     kind: str = "lm"
     supports_lora = True
 
-    def with_data(self, path: str, label: str | None) -> PeopleScenario:
+    def with_data(self, path: str, label: str | None, split_column: str | None = None,
+                  test: str | None = None) -> PeopleScenario:
         """A people JSONL (schema ``obliviate.people/1``) in place of the generator."""
+        if split_column is not None or test is not None:
+            raise ObliviateError("--split-column and --test are for classifier data; a "
+                                 "people corpus splits by person (--forget ids:A,B)")
         if label is not None:
             raise ObliviateError("--label is for CSV tables; a people JSONL has no label column")
         return dataclasses.replace(self, name=f"{self.name}:{path}", data_path=path)
@@ -80,6 +85,7 @@ class PeopleScenario:
 
     def build(self, forget: str, seed: int, model: str | None = None) -> PeopleData:
         corpus = self.corpus()
+        forget = canonical_people_forget(forget)
         forget_ids = select_forget_people(corpus, forget, seed)
         return PeopleData(scenario=self.name, forget_spec=forget, seed=seed, corpus=corpus,
                           forget_ids=forget_ids, recipe=self.recipe, size=self.size,
@@ -230,7 +236,8 @@ class PeopleData:
         from obliviate.evaluate_lm import evaluate_lm
 
         arrays: dict[str, np.ndarray] = {}
-        metrics, extra = evaluate_lm(models, self, seed=self.seed, arrays_out=arrays)
+        metrics, extra = evaluate_lm(models, self, seed=self.seed, arrays_out=arrays,
+                                     progress=progress)
         return Evaluation(metrics, {"lm": extra}, arrays)
 
     def record_fields(self) -> dict[str, Any]:
