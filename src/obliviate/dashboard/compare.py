@@ -1,9 +1,9 @@
 """The comparison payload for a pair of models, from records and feature sidecars only.
 
 Model A is a run's unlearned model; model B is another run's unlearned model, or A's oracle or
-original (``b="@oracle"``, ``b="@original"``). Views that compare sample by sample (projection,
-changed predictions, layer CKA) need both models to have seen the same samples, so they need
-runs of one scenario, seed and forget set; each view that cannot be drawn says why.
+original (``b="@oracle"``, ``b="@original"``). Class-level views need runs on the same data and
+sample-by-sample views runs on the same samples (``pairs``); each view that cannot be drawn
+says why.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from obliviate import sidecar as sc
 from obliviate.dashboard.data import DashboardError, Run, RunSource
+from obliviate.dashboard.pairs import different_data, different_samples
 from obliviate.metrics.cka import linear_cka
 
 ROLE_CHOICES = {"@oracle": "oracle", "@original": "original"}
@@ -56,7 +57,13 @@ def resolve(source: RunSource, a: str | None, b: str | None) -> tuple[Model, Mod
 def compare(source: RunSource, a: str | None, b: str | None) -> dict[str, Any]:
     ma, mb = resolve(source, a, b)
     out: dict[str, Any] = {"a": ma.describe(), "b": mb.describe(), "kind": ma.run.kind,
-                           "summary": summary(ma, mb), "classes": class_accuracy(ma, mb)}
+                           "summary": summary(ma, mb)}
+    other_data = different_data(ma.run.record, mb.run.record)
+    if other_data:
+        for view in ("classes", "confusion", "projection", "changed", "layers", "mia"):
+            out[view] = {"unavailable": other_data}
+        return out
+    out["classes"] = class_accuracy(ma, mb)
     try:
         arrays = {"a": source.sidecar(ma.run), "b": source.sidecar(mb.run)}
     except DashboardError as e:
@@ -72,7 +79,7 @@ def compare(source: RunSource, a: str | None, b: str | None) -> dict[str, Any]:
         return out
     out["confusion"] = confusion(ma, sa_, mb, sb)
     out["mia"] = mia(ma, sa_, mb, sb, ("forget", "test"))
-    mismatch = _same_samples(ma, mb)
+    mismatch = different_samples(ma.run.record, mb.run.record)
     if mismatch:
         for view in ("projection", "changed", "layers"):
             out[view] = {"unavailable": mismatch}
@@ -221,19 +228,6 @@ def mia(ma: Model, sa_: dict[str, np.ndarray], mb: Model, sb: dict[str, np.ndarr
     out["score"] = "Min-K% (k = 40%)" if ma.run.kind == "lm" else "true-label confidence"
     out["range"] = [min(everything), max(everything)]
     return out
-
-
-def _same_samples(ma: Model, mb: Model) -> str | None:
-    if ma.run.run_id == mb.run.run_id:
-        return None
-    fields = ("name", "seed", "forget")
-    sa_, sb = ma.run.record["scenario"], mb.run.record["scenario"]
-    if all(sa_.get(f) == sb.get(f) for f in fields):
-        return None
-    def show(s: dict[str, Any]) -> str:
-        return f"{s.get('name')} {s.get('forget')} seed {s.get('seed')}"
-    return (f"A ran on {show(sa_)} and B on {show(sb)}: sample-by-sample views need runs of "
-            "one scenario, forget set and seed")
 
 
 def _aligned(ma: Model, sa_: dict[str, np.ndarray], mb: Model, sb: dict[str, np.ndarray],

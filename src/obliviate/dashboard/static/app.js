@@ -56,9 +56,46 @@ async function getJSON(url) {
   return body;
 }
 
+let listed = [];  // every run in the store, as /api/runs lists it
+
 function runLabel(r) {
   const gap = r.avg_gap === null || r.avg_gap === undefined ? "" : `, Avg.Gap ${r.avg_gap.toFixed(2)}`;
-  return `${r.method} · ${r.scenario} ${r.forget} seed ${r.seed}${gap} · ${r.run_id}`;
+  return `${r.method} · seed ${r.seed}${gap} · ${r.run_id}`;
+}
+
+// Options grouped by scenario and forget set, in the listing's (oldest first) order.
+function appendGrouped(select, runs) {
+  const groups = new Map();
+  for (const r of runs) {
+    const label = `${r.scenario} · forget ${r.forget}`;
+    if (!groups.has(label)) {
+      groups.set(label, el("optgroup", { label }));
+      select.append(groups.get(label));
+    }
+    groups.get(label).append(el("option", { value: r.run_id }, runLabel(r)));
+  }
+}
+
+// Model B offers A's own oracle and original, and the runs on A's data (same kind and data
+// key: the server's rule, pairs.py). A pair asked for by URL outside that is kept, marked, so
+// the page shows what it shows; the server says per view why it cannot be compared.
+function fillB(aId, wanted) {
+  const b = $("#run-b"), a = listed.find((r) => r.run_id === aId);
+  b.replaceChildren();
+  const own = el("optgroup", { label: "run A's own models" });
+  own.append(el("option", { value: "@oracle" }, "its oracle (retrained without the forget set)"),
+             el("option", { value: "@original" }, "its original (before unlearning)"));
+  b.append(own);
+  const offered = a ? listed.filter((r) => r.kind === a.kind && r.data === a.data &&
+                                           (r.run_id !== aId || r.run_id === wanted)) : [];
+  appendGrouped(b, offered);
+  if (wanted && !wanted.startsWith("@") && !offered.some((r) => r.run_id === wanted)) {
+    const other = listed.find((r) => r.run_id === wanted);
+    const group = el("optgroup", { label: "not comparable with A" });
+    group.append(el("option", { value: wanted }, other ? runLabel(other) : wanted));
+    b.append(group);
+  }
+  b.value = [...b.options].some((o) => o.value === wanted) ? wanted : "@oracle";
 }
 
 async function init() {
@@ -75,18 +112,14 @@ async function init() {
     document.body.dataset.state = "empty";
     return;
   }
+  listed = listing.runs;
   const a = $("#run-a"), b = $("#run-b");
-  b.append(el("option", { value: "@oracle" }, "its oracle (retrained without the forget set)"));
-  b.append(el("option", { value: "@original" }, "its original (before unlearning)"));
-  for (const r of listing.runs) {
-    a.append(el("option", { value: r.run_id }, runLabel(r)));
-    b.append(el("option", { value: r.run_id }, runLabel(r)));
-  }
+  appendGrouped(a, listed);
   const params = new URLSearchParams(location.search);
-  a.value = params.get("a") || listing.runs[listing.runs.length - 1].run_id;
-  b.value = params.get("b") || "@oracle";
+  a.value = params.get("a") || listed[listed.length - 1].run_id;
+  fillB(params.get("a") || a.value, params.get("b") || "@oracle");
   $("#pickers").hidden = false;
-  a.addEventListener("change", load);
+  a.addEventListener("change", () => { fillB(a.value, b.value); load(); });
   b.addEventListener("change", load);
   $("#confusion-split").addEventListener("change", () => renderConfusion(current.confusion));
   $("#mia-threshold").addEventListener("input", () => renderRates(current.mia));
