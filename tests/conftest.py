@@ -39,13 +39,13 @@ def train_pair(data: ScenarioData) -> Trained:
     return Trained(data, models["original"], models["oracle"], meta)
 
 
-def untrained_lm_pair() -> Trained:
+def untrained_lm_pair(forget: str = "people:0.34") -> Trained:
     """The tiny people scenario (forget people:0.34) with untrained GPT-2s (no training: fast);
     the oracle is perturbed so its answers and truth ratios differ from the original's."""
     from test_lm_pipeline import TINY  # imported only by the tests that ask for a language model
 
     SCENARIOS["people-tiny"] = TINY  # so that run() finds the scenario by name
-    data = TINY.build("people:0.34", 0)
+    data = TINY.build(forget, 0)
     original, oracle = data.new_model().eval(), data.new_model().eval()
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
