@@ -1,12 +1,14 @@
-"""Shared fixtures: a tiny digits scenario (MLP, 10 epochs) trained once per session, and an
-untrained tiny language-model pair."""
+"""Shared fixtures: a tiny digits scenario (MLP, 10 epochs) trained once per session, an
+untrained tiny language-model pair, and a headless Chromium for the dashboard's page."""
 
 from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -17,6 +19,8 @@ from obliviate.scenarios import SCENARIOS, ScenarioData
 from obliviate.training import train
 
 torch.set_num_threads(int(os.environ.get("OBLIVIATE_THREADS", "1")))
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 TINY = replace(SCENARIOS["digits"], model="mlp", recipe=replace(SCENARIOS["digits"].recipe,
                                                                   epochs=10))
@@ -35,13 +39,13 @@ def train_pair(data: ScenarioData) -> Trained:
     return Trained(data, models["original"], models["oracle"], meta)
 
 
-def untrained_lm_pair() -> Trained:
+def untrained_lm_pair(forget: str = "people:0.34") -> Trained:
     """The tiny people scenario (forget people:0.34) with untrained GPT-2s (no training: fast);
     the oracle is perturbed so its answers and truth ratios differ from the original's."""
     from test_lm_pipeline import TINY  # imported only by the tests that ask for a language model
 
     SCENARIOS["people-tiny"] = TINY  # so that run() finds the scenario by name
-    data = TINY.build("people:0.34", 0)
+    data = TINY.build(forget, 0)
     original, oracle = data.new_model().eval(), data.new_model().eval()
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -71,3 +75,27 @@ def workspace(tmp_path: Path) -> Workspace:
 def fresh(tiny_class: Trained) -> Trained:
     """A copy of the class-forget pair that a test may modify."""
     return copy.deepcopy(tiny_class)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's headless Chromium through Selenium, one for the session (it takes seconds to
+    start)."""
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed "
+                    "(scripts/setup.sh installs them)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1300,1400",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(flag)
+    # The driver's path is given, so Selenium Manager never looks for (or downloads) one.
+    driver = webdriver.Chrome(options=opts, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from obliviate import sidecar as sc
 from obliviate.data.lm_encoding import encode_qa, encode_text, prompt_ids, to_split
 from obliviate.data.people import Fact
+from obliviate.lm_features import block_arrays, question_arrays
 from obliviate.metrics import lm_mia as mia
 from obliviate.metrics.lm_inputs import TokenScores
 from obliviate.metrics.lm_probe import grad_norms, greedy, score
@@ -193,6 +194,10 @@ def evaluate_lm(models: dict[str, nn.Module], data: PeopleData, *, seed: int,
     stats = {r: {s: _set_stats(p, s) for s in SETS} for r, p in probes.items()}
     if arrays_out is not None:
         arrays_out.update(_sidecar_arrays(probes, stats))
+        # The dashboard's per-question views (lm_features): answers and exact match as scored.
+        arrays_out.update(question_arrays(data, {r: p.answers["forget"] for r, p in probes.items()},
+                                          {r: st["forget"]["exact"] for r, st in stats.items()}))
+        arrays_out.update(block_arrays(models, data))
     oracle_ratios = stats["oracle"]["forget"]["ratio"]
     metrics: dict[str, Any] = {}
 

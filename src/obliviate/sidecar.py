@@ -21,6 +21,18 @@ classifier runs
 language-model runs
     ``{r}/forget/truth_ratio``, ``{r}/forget/prob``   float32 per forget question
     ``{r}/mia/forget``, ``{r}/mia/holdout``           float32 Min-K% (k = 40%) per biography
+  and, in runs recorded since the dashboard's per-question views (optional: older runs lack
+  them, and the views say so)
+    ``forget/question``, ``forget/reference``        unicode per forget question: the question
+                                                      asked and its true answer
+    ``forget/person``, ``forget/person_name``        unicode: whose fact it is (id, name)
+    ``{r}/forget/answer``, ``{r}/forget/exact``      unicode greedy answer; bool exact match
+    ``layers``                                       unicode: "embeddings", "block 1", ...
+    ``probe/ids``                                    int64 positions, among the forget
+                                                      questions, of the probe questions
+    ``{r}/layer/{k}``                                float32 (n_probe, width): hidden state
+                                                      after ``layers[k]``, mean over the
+                                                      tokens of question + true answer
 """
 
 from __future__ import annotations
@@ -82,6 +94,20 @@ def truth_ratio_key(role: str) -> str:
 
 def prob_key(role: str) -> str:
     return f"{role}/forget/prob"
+
+
+QUESTION = "forget/question"
+REFERENCE = "forget/reference"
+PERSON = "forget/person"
+PERSON_NAME = "forget/person_name"
+
+
+def answer_key(role: str) -> str:
+    return f"{role}/forget/answer"
+
+
+def exact_key(role: str) -> str:
+    return f"{role}/forget/exact"
 
 
 def mia_key(role: str, which: str) -> str:

@@ -1,38 +1,27 @@
 """The comparison payload for a pair of models, from records and feature sidecars only.
 
 Model A is a run's unlearned model; model B is another run's unlearned model, or A's oracle or
-original (``b="@oracle"``, ``b="@original"``). Views that compare sample by sample (projection,
-changed predictions, layer CKA) need both models to have seen the same samples, so they need
-runs of one scenario, seed and forget set; each view that cannot be drawn says why.
+original (``b="@oracle"``, ``b="@original"``). Class-level views need runs on the same data and
+sample-by-sample views runs on the same samples (``pairs``); each view that cannot be drawn
+says why.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from obliviate import sidecar as sc
-from obliviate.dashboard.data import DashboardError, Run, RunSource
-from obliviate.metrics.cka import linear_cka
+from obliviate.dashboard.data import DashboardError, RunSource
+from obliviate.dashboard.lm_views import LM_VIEWS, lm_views
+from obliviate.dashboard.pairs import different_data, different_samples
+from obliviate.dashboard.shared import Model, aligned, layer_cka, number
 
 ROLE_CHOICES = {"@oracle": "oracle", "@original": "original"}
 MAX_CHANGED_ROWS = 200
-
-
-@dataclass(frozen=True)
-class Model:
-    run: Run
-    role: str  # "unlearned", "oracle" or "original": the sidecar's role prefix
-
-    def describe(self) -> dict[str, Any]:
-        rec = self.run.record
-        who = rec["method"]["name"] if self.role == "unlearned" else self.role
-        return {"run_id": self.run.run_id, "role": self.role, "method": rec["method"]["name"],
-                "scenario": rec["scenario"].get("name"), "forget": rec["scenario"].get("forget"),
-                "seed": rec["scenario"].get("seed"), "label": f"{who} · {self.run.run_id}"}
+CLASSIFIER_VIEWS = ("confusion", "projection", "changed")
+DATA_VIEWS = ("classes", *CLASSIFIER_VIEWS, "layers", "mia", *LM_VIEWS)  # need one data set
 
 
 def resolve(source: RunSource, a: str | None, b: str | None) -> tuple[Model, Model]:
@@ -56,23 +45,24 @@ def resolve(source: RunSource, a: str | None, b: str | None) -> tuple[Model, Mod
 def compare(source: RunSource, a: str | None, b: str | None) -> dict[str, Any]:
     ma, mb = resolve(source, a, b)
     out: dict[str, Any] = {"a": ma.describe(), "b": mb.describe(), "kind": ma.run.kind,
-                           "summary": summary(ma, mb), "classes": class_accuracy(ma, mb)}
+                           "summary": summary(ma, mb)}
+    other_data = different_data(ma.run.record, mb.run.record)
+    if other_data:
+        return out | {view: {"unavailable": other_data} for view in DATA_VIEWS}
+    out["classes"] = class_accuracy(ma, mb)
     try:
-        arrays = {"a": source.sidecar(ma.run), "b": source.sidecar(mb.run)}
+        sa_, sb = source.sidecar(ma.run), source.sidecar(mb.run)
     except DashboardError as e:
-        for view in ("confusion", "projection", "changed", "layers", "mia"):
-            out[view] = {"unavailable": str(e)}
-        return out
-    sa_, sb = arrays["a"], arrays["b"]
+        return out | {view: {"unavailable": str(e)} for view in DATA_VIEWS if view != "classes"}
     if ma.run.kind == "lm":
-        out["mia"] = mia(ma, sa_, mb, sb, ("forget", "holdout"))
-        why = "language-model runs have no classes, penultimate features or layer probes"
-        for view in ("confusion", "projection", "changed", "layers"):
-            out[view] = {"unavailable": why}
-        return out
+        why = "language-model runs have no classes or penultimate features"
+        return (out | {view: {"unavailable": why} for view in CLASSIFIER_VIEWS}
+                | {"mia": mia(ma, sa_, mb, sb, ("forget", "holdout"))} | lm_views(ma, sa_, mb, sb))
+    why = "classifier runs have no forget questions; these views are for language-model runs"
+    out |= {view: {"unavailable": why} for view in LM_VIEWS}
     out["confusion"] = confusion(ma, sa_, mb, sb)
     out["mia"] = mia(ma, sa_, mb, sb, ("forget", "test"))
-    mismatch = _same_samples(ma, mb)
+    mismatch = different_samples(ma.run.record, mb.run.record)
     if mismatch:
         for view in ("projection", "changed", "layers"):
             out[view] = {"unavailable": mismatch}
@@ -91,8 +81,8 @@ def summary(ma: Model, mb: Model) -> list[dict[str, Any]]:
         if not isinstance(other, dict):
             continue
         rows.append({"metric": name, "unit": entry.get("unit", ""),
-                     "a": _number(entry.get(ma.role)), "b": _number(other.get(mb.role)),
-                     "oracle": _number(entry.get("oracle"))})
+                     "a": number(entry.get(ma.role)), "b": number(other.get(mb.role)),
+                     "oracle": number(entry.get("oracle"))})
     return rows
 
 
@@ -105,7 +95,7 @@ def class_accuracy(ma: Model, mb: Model) -> dict[str, Any]:
     names = [str(c) for c in ma.run.record["scenario"].get("classes", range(len(pa)))]
     if len(pa) != len(pb):
         return {"unavailable": f"A has {len(pa)} classes and B {len(pb)}"}
-    return {"names": names, "a": [_number(v) for v in pa], "b": [_number(v) for v in pb]}
+    return {"names": names, "a": [number(v) for v in pa], "b": [number(v) for v in pb]}
 
 
 def confusion(ma: Model, sa_: dict[str, np.ndarray], mb: Model,
@@ -134,7 +124,7 @@ def projection(ma: Model, sa_: dict[str, np.ndarray], mb: Model,
     """PCA (SVD of the centred, stacked features of both models) to 2-D: shared axes."""
     blocks = []
     for split in sc.SPLITS:
-        _, ia, ib = _aligned(ma, sa_, mb, sb, sc.ids_key(split))
+        _, ia, ib = aligned(ma, sa_, mb, sb, sc.ids_key(split))
         blocks.append(("a", split, sa_[sc.features_key(ma.role, split)][ia]))
         blocks.append(("b", split, sb[sc.features_key(mb.role, split)][ib]))
     dims = {b[2].shape[1] for b in blocks}
@@ -165,7 +155,7 @@ def changed(ma: Model, sa_: dict[str, np.ndarray], mb: Model,
     """Samples whose predicted class differs between A and B, split by split."""
     rows, counts = [], {}
     for split in sc.SPLITS:
-        ids, ia, ib = _aligned(ma, sa_, mb, sb, sc.ids_key(split))
+        ids, ia, ib = aligned(ma, sa_, mb, sb, sc.ids_key(split))
         pa = sa_[sc.pred_key(ma.role, split)][ia]
         pb = sb[sc.pred_key(mb.role, split)][ib]
         ca = sa_[sc.confidence_key(ma.role, split)][ia]
@@ -179,29 +169,10 @@ def changed(ma: Model, sa_: dict[str, np.ndarray], mb: Model,
     return {"counts": counts, "total": len(rows), "rows": rows[:MAX_CHANGED_ROWS]}
 
 
-def layer_cka(ma: Model, sa_: dict[str, np.ndarray], mb: Model,
-              sb: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Linear CKA per layer on the probe set: A vs B, and each against original and oracle."""
-    names = [str(n) for n in sa_[sc.LAYERS]]
-    if names != [str(n) for n in sb[sc.LAYERS]]:
-        return {"unavailable": "the two models have different layers"}
-    _, ia, ib = _aligned(ma, sa_, mb, sb, sc.PROBE_IDS)
-    if len(ia) < 2:
-        return {"unavailable": "the two runs share fewer than 2 probe samples"}
-    rows = []
-    for k, name in enumerate(names):
-        a, b = sa_[sc.layer_key(ma.role, k)], sb[sc.layer_key(mb.role, k)]
-        rows.append({"layer": name, "a_b": _cka(a[ia], b[ib]),
-                     "a_original": _cka(a, sa_[sc.layer_key("original", k)]),
-                     "a_oracle": _cka(a, sa_[sc.layer_key("oracle", k)]),
-                     "b_original": _cka(b, sb[sc.layer_key("original", k)]),
-                     "b_oracle": _cka(b, sb[sc.layer_key("oracle", k)])})
-    return {"probe": int(len(ia)), "rows": rows}
-
-
 def mia(ma: Model, sa_: dict[str, np.ndarray], mb: Model, sb: dict[str, np.ndarray],
         splits: tuple[str, str]) -> dict[str, Any]:
-    """Membership scores of forget (members) and non-members; higher means "member".
+    """Membership scores of forget (members) and non-members; higher means "member". ``auc``:
+    each model's ROC-AUC over every threshold at once.
 
     Classifiers: the softmax probability of the true label (confidence attack; forget vs
     test). Language models: Min-K% (k = 40%) of the forget vs holdout biographies.
@@ -214,8 +185,9 @@ def mia(ma: Model, sa_: dict[str, np.ndarray], mb: Model, sb: dict[str, np.ndarr
         else:
             pos, neg = (s[sc.confidence_key(m.role, member)],
                         s[sc.confidence_key(m.role, other)])
-        out[key] = {"member": [float(v) for v in pos], "nonmember": [float(v) for v in neg]}
-    everything = [v for k in ("a", "b") for part in out[k].values() for v in part]
+        out[key] = {"member": [float(v) for v in pos], "nonmember": [float(v) for v in neg],
+                    "auc": auc(pos, neg)}
+    everything = [v for k in ("a", "b") for part in ("member", "nonmember") for v in out[k][part]]
     if not everything:
         return {"unavailable": "no membership scores in the sidecars"}
     out["score"] = "Min-K% (k = 40%)" if ma.run.kind == "lm" else "true-label confidence"
@@ -223,37 +195,13 @@ def mia(ma: Model, sa_: dict[str, np.ndarray], mb: Model, sb: dict[str, np.ndarr
     return out
 
 
-def _same_samples(ma: Model, mb: Model) -> str | None:
-    if ma.run.run_id == mb.run.run_id:
+
+
+def auc(member: np.ndarray, nonmember: np.ndarray) -> float | None:
+    """ROC-AUC of the score: P(member > non-member) + P(tie) / 2 (Mann-Whitney), over every
+    pair (sidecars cap each split, so the pairs stay few); None without both sets."""
+    pos, neg = np.asarray(member, np.float64), np.asarray(nonmember, np.float64)
+    if not (len(pos) and len(neg)) or not (np.isfinite(pos).all() and np.isfinite(neg).all()):
         return None
-    fields = ("name", "seed", "forget")
-    sa_, sb = ma.run.record["scenario"], mb.run.record["scenario"]
-    if all(sa_.get(f) == sb.get(f) for f in fields):
-        return None
-    def show(s: dict[str, Any]) -> str:
-        return f"{s.get('name')} {s.get('forget')} seed {s.get('seed')}"
-    return (f"A ran on {show(sa_)} and B on {show(sb)}: sample-by-sample views need runs of "
-            "one scenario, forget set and seed")
-
-
-def _aligned(ma: Model, sa_: dict[str, np.ndarray], mb: Model, sb: dict[str, np.ndarray],
-             key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The sample ids both sidecars hold under ``key``, and their positions in each."""
-    if ma.run.run_id == mb.run.run_id or np.array_equal(sa_[key], sb[key]):
-        ids = sa_[key]  # the usual case (one scenario and seed): keep the sidecar's order
-        return ids, np.arange(len(ids)), np.arange(len(ids))
-    ids, ia, ib = np.intersect1d(sa_[key], sb[key], assume_unique=True, return_indices=True)
-    return ids, ia, ib
-
-
-def _cka(x: np.ndarray, y: np.ndarray) -> float | None:
-    try:
-        return linear_cka(x, y)
-    except ValueError:  # a constant layer (e.g. dead ReLUs): CKA is undefined, not 0
-        return None
-
-
-def _number(v: Any) -> float | None:
-    """A finite number, or None (JSON has no NaN; a missing value is not a number)."""
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    return float(v) if ok else None
+    d = pos[:, None] - neg[None, :]
+    return float((np.count_nonzero(d > 0) + 0.5 * np.count_nonzero(d == 0)) / d.size)

@@ -16,6 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from obliviate.dashboard.pairs import data_key
 from obliviate.errors import ObliviateError
 from obliviate.records import record_kind
 from obliviate.sidecar import read_sidecar
@@ -58,7 +59,8 @@ class RunSource:
         self._lock = threading.Lock()
 
     def listing(self) -> list[dict[str, Any]]:
-        """Every run, oldest first, with what the pickers show."""
+        """Every run, oldest first, with what the pickers show (``data``: runs with equal keys
+        ran on the same data, so the B picker offers them; ``pairs.data_key``)."""
         out = []
         for row in self._rows(sa.select(runs.c.record, runs.c.path).order_by(runs.c.created)):
             run = _run(row)
@@ -68,7 +70,7 @@ class RunSource:
                 "scenario": sc.get("name"), "forget": sc.get("forget"), "seed": sc.get("seed"),
                 "method": rec["method"].get("name"),
                 "avg_gap": rec["metrics"].get("Avg.Gap", {}).get("unlearned"),
-                "sidecar": isinstance(rec.get("sidecar"), dict),
+                "sidecar": isinstance(rec.get("sidecar"), dict), "data": data_key(rec),
             })
         return out
 

@@ -1,6 +1,7 @@
 """The dashboard's HTTP server: the static front end and a small JSON API (stdlib only).
 
-``GET /``                       the page (``static/index.html``, ``app.js``, ``style.css``)
+``GET /``                       the page (``static/index.html``, ``app.js``, ``classifier.js``,
+                                ``lm.js``, ``style.css``)
 ``GET /api/runs``               every run in the store, with a hint when there are none
 ``GET /api/compare?a=ID&b=ID``  the comparison payload (``b=@oracle`` / ``@original``: run
                                 A's own oracle or original)
@@ -28,7 +29,7 @@ from obliviate.store import Store
 log = logging.getLogger("obliviate.dashboard")
 
 STATIC = {"index.html": "text/html", "app.js": "text/javascript",
-          "style.css": "text/css"}
+          "classifier.js": "text/javascript", "lm.js": "text/javascript", "style.css": "text/css"}
 
 
 class DashboardServer(ThreadingHTTPServer):

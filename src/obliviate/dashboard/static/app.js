@@ -3,8 +3,9 @@
 "use strict";
 
 const SVGNS = "http://www.w3.org/2000/svg";
-const COLORS = { a: "#4c72b0", b: "#dd8452", forget: "#d62728", retain: "#9bb0c8",
-                 test: "#7fbf7f", holdout: "#7fbf7f", member: "#d62728", nonmember: "#4c72b0" };
+const COLORS = { a: "#4c72b0", b: "#dd8452", oracle: "#2a7a2a", forget: "#d62728",
+                 retain: "#9bb0c8", test: "#7fbf7f", holdout: "#7fbf7f", member: "#d62728",
+                 nonmember: "#4c72b0" };
 const STEPS = 200;  // the threshold slider's positions over the scores' range
 let current = null;  // the last comparison payload
 let latest = 0;  // the newest request: an older answer arriving later must not replace it
@@ -56,9 +57,46 @@ async function getJSON(url) {
   return body;
 }
 
+let listed = [];  // every run in the store, as /api/runs lists it
+
 function runLabel(r) {
   const gap = r.avg_gap === null || r.avg_gap === undefined ? "" : `, Avg.Gap ${r.avg_gap.toFixed(2)}`;
-  return `${r.method} · ${r.scenario} ${r.forget} seed ${r.seed}${gap} · ${r.run_id}`;
+  return `${r.method} · seed ${r.seed}${gap} · ${r.run_id}`;
+}
+
+// Options grouped by scenario and forget set, in the listing's (oldest first) order.
+function appendGrouped(select, runs) {
+  const groups = new Map();
+  for (const r of runs) {
+    const label = `${r.scenario} · forget ${r.forget}`;
+    if (!groups.has(label)) {
+      groups.set(label, el("optgroup", { label }));
+      select.append(groups.get(label));
+    }
+    groups.get(label).append(el("option", { value: r.run_id }, runLabel(r)));
+  }
+}
+
+// Model B offers A's own oracle and original, and the runs on A's data (same kind and data
+// key: the server's rule, pairs.py). A pair asked for by URL outside that is kept, marked, so
+// the page shows what it shows; the server says per view why it cannot be compared.
+function fillB(aId, wanted) {
+  const b = $("#run-b"), a = listed.find((r) => r.run_id === aId);
+  b.replaceChildren();
+  const own = el("optgroup", { label: "run A's own models" });
+  own.append(el("option", { value: "@oracle" }, "its oracle (retrained without the forget set)"),
+             el("option", { value: "@original" }, "its original (before unlearning)"));
+  b.append(own);
+  const offered = a ? listed.filter((r) => r.kind === a.kind && r.data === a.data &&
+                                           (r.run_id !== aId || r.run_id === wanted)) : [];
+  appendGrouped(b, offered);
+  if (wanted && !wanted.startsWith("@") && !offered.some((r) => r.run_id === wanted)) {
+    const other = listed.find((r) => r.run_id === wanted);
+    const group = el("optgroup", { label: "not comparable with A" });
+    group.append(el("option", { value: wanted }, other ? runLabel(other) : wanted));
+    b.append(group);
+  }
+  b.value = [...b.options].some((o) => o.value === wanted) ? wanted : "@oracle";
 }
 
 async function init() {
@@ -75,21 +113,18 @@ async function init() {
     document.body.dataset.state = "empty";
     return;
   }
+  listed = listing.runs;
   const a = $("#run-a"), b = $("#run-b");
-  b.append(el("option", { value: "@oracle" }, "its oracle (retrained without the forget set)"));
-  b.append(el("option", { value: "@original" }, "its original (before unlearning)"));
-  for (const r of listing.runs) {
-    a.append(el("option", { value: r.run_id }, runLabel(r)));
-    b.append(el("option", { value: r.run_id }, runLabel(r)));
-  }
+  appendGrouped(a, listed);
   const params = new URLSearchParams(location.search);
-  a.value = params.get("a") || listing.runs[listing.runs.length - 1].run_id;
-  b.value = params.get("b") || "@oracle";
+  a.value = params.get("a") || listed[listed.length - 1].run_id;
+  fillB(params.get("a") || a.value, params.get("b") || "@oracle");
   $("#pickers").hidden = false;
-  a.addEventListener("change", load);
+  a.addEventListener("change", () => { fillB(a.value, b.value); load(); });
   b.addEventListener("change", load);
   $("#confusion-split").addEventListener("change", () => renderConfusion(current.confusion));
   $("#mia-threshold").addEventListener("input", () => renderRates(current.mia));
+  $("#answers-filter").addEventListener("change", () => renderAnswers(current.answers));
   await load(params.get("a"));
 }
 
@@ -130,10 +165,17 @@ function render(p) {
               cell(row.a, 4, "a"), cell(row.b, 4, "b"), cell(row.oracle, 4, "oracle"));
     tbody.append(tr);
   }
-  section("#view-class", p.classes, renderClasses);
-  renderConfusion(p.confusion);
-  section("#view-instance", p.projection, () => { renderProjection(p.projection);
-                                                  renderChanged(p.changed); });
+  document.body.dataset.kind = p.kind;  // the stylesheet shows this kind's views only
+  if (p.kind === "lm") {
+    section("#view-truth", p.truth, renderTruth);
+    section("#view-answers", p.answers, renderAnswers);
+    section("#view-people", p.people, renderPeople);
+  } else {
+    section("#view-class", p.classes, renderClasses);
+    renderConfusion(p.confusion);
+    section("#view-instance", p.projection, () => { renderProjection(p.projection);
+                                                    renderChanged(p.changed); });
+  }
   section("#view-layer", p.layers, renderLayers);
   section("#view-attack", p.mia, renderMia);
 }
@@ -147,118 +189,9 @@ function section(sel, data, draw = null) {
   if (!data.unavailable && draw) draw(data);
 }
 
-function renderClasses(c) {
-  const tbody = $("#class-acc tbody");
-  tbody.replaceChildren();
-  c.names.forEach((name, i) => {
-    const delta = c.a[i] === null || c.b[i] === null ? null : c.b[i] - c.a[i];
-    const tr = el("tr", { "data-class": String(i) });
-    tr.append(el("td", {}, name), cell(c.a[i], 2, "a"), cell(c.b[i], 2, "b"), cell(delta, 2, "delta"));
-    tbody.append(tr);
-  });
-  const chart = $("#class-bars"), w = 34 * c.names.length + 40, h = 180;
-  chart.replaceChildren();
-  chart.setAttribute("width", w);
-  chart.setAttribute("height", h);
-  c.names.forEach((name, i) => {
-    ["a", "b"].forEach((k, j) => {
-      const v = c[k][i] === null ? 0 : c[k][i];
-      const bh = (h - 30) * v / 100;
-      chart.append(svgEl("rect", { x: 30 + 34 * i + 13 * j, y: h - 20 - bh, width: 12,
-                                   height: bh, fill: COLORS[k], "data-model": k,
-                                   "data-class": i }));
-    });
-    const label = svgEl("text", { x: 30 + 34 * i + 12, y: h - 6, "text-anchor": "middle",
-                                  "font-size": 11 });
-    label.textContent = name;
-    chart.append(label);
-  });
-}
-
-function renderConfusion(conf) {
-  const root = $("#view-class .confusion-body"), note = root.querySelector(".unavailable");
-  const table = $("#confusion");
-  table.replaceChildren();
-  note.hidden = !conf.unavailable;
-  note.textContent = conf.unavailable || "";
-  if (conf.unavailable) { $("#confusion-n").textContent = ""; return; }
-  const split = $("#confusion-split").value, m = conf.splits[split];
-  $("#confusion-n").textContent = `(A: ${m.n_a} samples, B: ${m.n_b})`;
-  const names = (current.classes.names || [...Array(conf.classes).keys()].map(String));
-  const head = el("tr", {}, null);
-  head.append(el("th", {}, "true \\ pred"));
-  names.forEach((n) => head.append(el("th", {}, n)));
-  table.append(head);
-  const biggest = Math.max(1, ...m.diff.flat().map(Math.abs));
-  m.diff.forEach((row, t) => {
-    const tr = el("tr", {});
-    tr.append(el("th", {}, names[t]));
-    row.forEach((v, p) => {
-      const td = el("td", { "data-true": t, "data-pred": p, "data-value": v,
-                            title: `A ${m.a[t][p]}, B ${m.b[t][p]}` }, v === 0 ? "0" : (v > 0 ? "+" : "") + v);
-      const alpha = Math.abs(v) / biggest;
-      if (v !== 0) td.style.background = v > 0 ? `rgba(221,132,82,${alpha})` : `rgba(76,114,176,${alpha})`;
-      tr.append(td);
-    });
-    table.append(tr);
-  });
-}
-
-function renderProjection(proj) {
-  const [e1, e2] = proj.explained;
-  const ex = $("#projection-explained");
-  ex.textContent = `(PC1 ${(100 * e1).toFixed(1)}%, PC2 ${(100 * e2).toFixed(1)}% of variance)`;
-  ex.dataset.pc1 = e1;
-  ex.dataset.pc2 = e2;
-  const all = ["a", "b"].flatMap((k) => Object.values(proj.points[k]).flat());
-  const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const size = 330, pad = 12;
-  const sx = (x) => pad + (size - 2 * pad) * (x - x0) / ((x1 - x0) || 1);
-  const sy = (y) => size - pad - (size - 2 * pad) * (y - y0) / ((y1 - y0) || 1);
-  const root = $("#projection");
-  root.replaceChildren();
-  for (const k of ["a", "b"]) {
-    const fig = el("figure", {});
-    const chart = svgEl("svg", { width: size, height: size, class: "chart", "data-model": k,
-                                 role: "img", "aria-label": `projection of model ${k.toUpperCase()}` });
-    for (const split of ["retain", "test", "forget"]) {  // forget last: drawn on top
-      for (const [x, y] of proj.points[k][split]) {
-        chart.append(svgEl("circle", { cx: sx(x).toFixed(1), cy: sy(y).toFixed(1),
-                                       r: split === "forget" ? 3.2 : 2, fill: COLORS[split],
-                                       "fill-opacity": split === "forget" ? 0.9 : 0.5,
-                                       stroke: split === "forget" ? "#600" : "none",
-                                       "stroke-width": 0.5, "data-split": split,
-                                       "data-x": x, "data-y": y }));
-      }
-    }
-    fig.append(chart, el("figcaption", {}, `${k.toUpperCase()}: ${current[k].label}`));
-    root.append(fig);
-  }
-}
-
-function renderChanged(ch) {
-  const total = $("#changed-total");
-  total.textContent = ch.total;
-  total.dataset.value = ch.total;
-  $("#changed-counts").textContent = Object.entries(ch.counts)
-    .map(([s, c]) => `${s}: ${c.changed} of ${c.compared}`).join(" · ") +
-    (ch.total > ch.rows.length ? ` (first ${ch.rows.length} shown)` : "");
-  const tbody = $("#changed tbody"), names = current.classes.names;
-  tbody.replaceChildren();
-  for (const r of ch.rows) {
-    const name = (c) => (names ? names[c] : String(c));
-    const tr = el("tr", { "data-id": r.id, "data-split": r.split });
-    tr.append(el("td", {}, r.split), el("td", {}, String(r.id)), el("td", {}, name(r.label)),
-              el("td", { class: "a", "data-value": r.a }, name(r.a)),
-              el("td", { class: "b", "data-value": r.b }, name(r.b)),
-              cell(r.conf_a, 3), cell(r.conf_b, 3));
-    tbody.append(tr);
-  }
-}
-
 function renderLayers(layers) {
   $("#cka-probe").textContent = `(${layers.probe} samples)`;
+  $("#cka-probe-set").textContent = layers.probe_set ? `Probe set: ${layers.probe_set}.` : "";
   const tbody = $("#cka tbody");
   tbody.replaceChildren();
   for (const row of layers.rows) {
@@ -276,10 +209,16 @@ function renderLayers(layers) {
 }
 
 function renderMia(mia) {
+  const unit = current.kind === "lm" ? "biographies" : "set";
   $("#mia-explain").textContent = `Score: ${mia.score}; a sample is flagged "member" when its ` +
-    `score is at least the threshold. Members: the ${mia.member} set; non-members: the ` +
-    `${mia.nonmember} set. A model that forgot should flag its forget set about as often as ` +
-    "non-members.";
+    `score is at least the threshold. Members: the ${mia.member} ${unit}; non-members: the ` +
+    `${mia.nonmember} ${unit}. A model that forgot should flag its forget ${unit} about as ` +
+    "often as non-members. AUC 0.5: the attack cannot tell them apart.";
+  for (const k of ["a", "b"]) {
+    const td = $(`#auc-${k}`), v = mia[k].auc;
+    td.dataset.value = v === null ? "" : String(v);
+    td.textContent = fmt(v, 3);
+  }
   renderRates(mia);
 }
 
