@@ -24,7 +24,7 @@ from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
 from obliviate.runner import RunSpec, Workspace, prepare, run
-from obliviate.tables import leaderboard
+from obliviate.views.tables import leaderboard
 
 
 def mean(records: list[dict[str, Any]], key: str, role: str = "unlearned") -> float:

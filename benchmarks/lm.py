@@ -23,9 +23,9 @@ import torch
 from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
-from obliviate.records import read_record
 from obliviate.runner import RunSpec, Workspace, prepare, run
-from obliviate.tables import lm_leaderboard
+from obliviate.storage.records import read_record
+from obliviate.views.tables import lm_leaderboard
 
 
 def meets(rs: list[dict[str, Any]]) -> bool:

@@ -28,11 +28,11 @@ import torch
 from torch import nn
 
 from obliviate.config import build_config
-from obliviate.evaluate import evaluate
 from obliviate.methods import get_method
 from obliviate.presets import preset_for
 from obliviate.runner import RunSpec, Trained, Workspace, _warm_up, prepare
 from obliviate.scenarios import ScenarioData
+from obliviate.tasks.classification.evaluation import evaluate
 
 COLUMNS = ("Avg.Gap", "UA", "RA", "TA", "MIA-Eff")
 Unlearn = Callable[[nn.Module, ScenarioData, int], nn.Module]

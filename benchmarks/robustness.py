@@ -25,10 +25,10 @@ from typing import Any
 import torch
 
 from obliviate.methods import METHODS
-from obliviate.records import read_record
 from obliviate.runner import RunSpec, Workspace, prepare, run
 from obliviate.sequential import sequential
-from obliviate.tables import format_table
+from obliviate.storage.records import read_record
+from obliviate.views.tables import format_table
 
 CLS_METHODS = [m.name for m in METHODS.values() if "classification" in m.tasks]
 LM_METHODS = [m.name for m in METHODS.values() if "causal_lm" in m.tasks]

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import torch
 
-from obliviate.models import build_model
 from obliviate.runner import Trained, Workspace
 from obliviate.scenarios import SCENARIOS, ScenarioData
-from obliviate.training import train
+from obliviate.tasks.classification.models import build_model
+from obliviate.tasks.classification.training import train
 
 torch.set_num_threads(int(os.environ.get("OBLIVIATE_THREADS", "1")))
 

@@ -11,8 +11,8 @@ from urllib.error import HTTPError
 
 import numpy as np
 
-from obliviate.dashboard import DashboardServer, make_server
-from obliviate.store import Store
+from obliviate.storage.store import Store
+from obliviate.views.dashboard import DashboardServer, make_server
 
 
 def serve(store: Store) -> Iterator[DashboardServer]:

@@ -13,9 +13,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-import obliviate.cache as cache_mod
-from obliviate.cache import ModelCache, checkpoint_state
+import obliviate.storage.cache as cache_mod
 from obliviate.errors import CacheError
+from obliviate.storage.cache import ModelCache, checkpoint_state
 
 KEY = "0123abcd"
 

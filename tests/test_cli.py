@@ -12,9 +12,9 @@ from obliviate.attacks import ATTACKS
 from obliviate.cli import main
 from obliviate.methods import METHODS
 from obliviate.metrics import METRICS
-from obliviate.records import read_record
 from obliviate.scenarios import SCENARIOS
-from obliviate.store import Store, sqlite_url
+from obliviate.storage.records import read_record
+from obliviate.storage.store import Store, sqlite_url
 
 FAST = ["--model", "mlp"]
 
@@ -51,7 +51,7 @@ def test_run_writes_record_store_and_reuses_cache(tmp_path: Path,
     def no_training(*a: object, **k: object) -> None:
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr("obliviate.training.train", no_training)
+    monkeypatch.setattr("obliviate.tasks.classification.training.train", no_training)
     assert cli(home, "run", "--forget", "class:3", "--method", "ga", *FAST) == 0
     assert len(Store(sqlite_url(home / "runs.sqlite")).list()) == 2
 
@@ -196,7 +196,7 @@ def test_lora_on_a_classifier_is_refused_before_training(
     def no_training(*a: object, **k: object) -> None:
         raise AssertionError("trained before refusing --lora")
 
-    monkeypatch.setattr("obliviate.training.train", no_training)
+    monkeypatch.setattr("obliviate.tasks.classification.training.train", no_training)
     assert cli(tmp_path / "h", "run", "--forget", "class:3", "--method", "ga", "--lora") == 2
     one_line_error(capsys, "--lora", "language models")
 

@@ -126,7 +126,7 @@ def test_selector_text_is_canonical_in_records(tmp_path: Path,
     ("everything", "everything"),
 ])
 def test_classifier_selector_text_is_canonical(text: str, canonical: str) -> None:
-    from obliviate.scenarios.forget import canonical_forget
+    from obliviate.tasks.classification.forget import canonical_forget
 
     assert canonical_forget(text) == canonical
 
@@ -139,7 +139,7 @@ def test_classifier_selector_text_is_canonical(text: str, canonical: str) -> Non
     ("people:abc", "people:abc"),  # left for select_forget_people to reject
 ])
 def test_people_selector_text_is_canonical(text: str, canonical: str) -> None:
-    from obliviate.data.people import canonical_people_forget
+    from obliviate.tasks.causal_lm.people import canonical_people_forget
 
     assert canonical_people_forget(text) == canonical
 

@@ -16,10 +16,10 @@ from obliviate.config import build_config, parse_assignments
 from obliviate.errors import ConfigError
 from obliviate.losses import kl_to_teacher
 from obliviate.methods.retrain import RetrainConfig
-from obliviate.models.small import build_mlp
 from obliviate.passes import count_passes
 from obliviate.tasks import ClassificationTask
-from obliviate.training import cosine_lr
+from obliviate.tasks.classification.nets import build_mlp
+from obliviate.tasks.classification.training import cosine_lr
 from obliviate.types import Batch
 
 # ---------------------------------------------------------------------------------------------

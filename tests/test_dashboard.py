@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 
 from dashboard_helpers import get, open_page, options, pick, rate, serve, value
-from obliviate.dashboard import DashboardServer
 from obliviate.metrics.cka import linear_cka
-from obliviate.records import write_record
 from obliviate.runner import RunSpec, Trained, Workspace, run
-from obliviate.sidecar import read_sidecar
-from obliviate.store import Store, sqlite_url
+from obliviate.storage.records import write_record
+from obliviate.storage.sidecar import read_sidecar
+from obliviate.storage.store import Store, sqlite_url
+from obliviate.views.dashboard import DashboardServer
 
 
 @dataclass
@@ -170,7 +170,7 @@ def test_projection_is_the_joint_pca(server: DashboardServer, runs: Runs) -> Non
 
 
 def test_dashboard_never_imports_torch() -> None:
-    code = ("import sys, obliviate.dashboard, obliviate.dashboard.compare; "
+    code = ("import sys, obliviate.views.dashboard, obliviate.views.dashboard.compare; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -26,12 +26,12 @@ from sklearn.metrics import roc_auc_score
 
 from conftest import untrained_lm_pair
 from dashboard_helpers import get, open_page, options, pick, rate, serve, value
-from obliviate.dashboard import DashboardServer
-from obliviate.data.lm_encoding import encode_qa, prompt_ids
-from obliviate.lm_training import train_lm
-from obliviate.records import write_record
 from obliviate.runner import RunSpec, Trained, Workspace, run
-from obliviate.sidecar import read_sidecar, write_sidecar
+from obliviate.storage.records import write_record
+from obliviate.storage.sidecar import read_sidecar, write_sidecar
+from obliviate.tasks.causal_lm.encoding import encode_qa, prompt_ids
+from obliviate.tasks.causal_lm.training import train_lm
+from obliviate.views.dashboard import DashboardServer
 
 COLUMNS = {"original": "original", "a": "unlearned", "b": "unlearned", "oracle": "oracle"}
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from obliviate.data.digits import digits_pool
-from obliviate.data.pool import make_pool
-from obliviate.data.user import load_user_pool
 from obliviate.errors import DataError
+from obliviate.tasks.classification.digits import digits_pool
+from obliviate.tasks.classification.pool import make_pool
+from obliviate.tasks.classification.user import load_user_pool
 
 # ---------------------------------------------------------------------------------------------
 # make_pool and fingerprint

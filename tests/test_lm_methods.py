@@ -15,16 +15,16 @@ import pytest
 import torch
 
 from obliviate.config import build_config
-from obliviate.data.lm_encoding import encode_qa, to_split
-from obliviate.data.people import generate_people
 from obliviate.errors import ObliviateError
-from obliviate.lm_training import LMRecipe, exact_match, train_lm
 from obliviate.methods import METHODS, get_method, rmu
 from obliviate.methods.flat import mean_token_prob
 from obliviate.methods.paired import answer_rows
-from obliviate.models.lm import build_gpt2
-from obliviate.models.tokenizer import build_word_tokenizer
-from obliviate.tasks.causal_lm import CausalLMTask
+from obliviate.tasks.causal_lm.encoding import encode_qa, to_split
+from obliviate.tasks.causal_lm.models import build_gpt2
+from obliviate.tasks.causal_lm.people import generate_people
+from obliviate.tasks.causal_lm.task import CausalLMTask
+from obliviate.tasks.causal_lm.tokenizer import build_word_tokenizer
+from obliviate.tasks.causal_lm.training import LMRecipe, exact_match, train_lm
 from obliviate.types import UnlearnData
 
 LM_NAMES = sorted(n for n, s in METHODS.items() if "causal_lm" in s.tasks)

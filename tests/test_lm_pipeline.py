@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from obliviate.data.lm_encoding import IGNORE, encode_qa, prompt_ids, to_split
-from obliviate.evaluate_lm import evaluate_lm
-from obliviate.lm_training import LMRecipe, exact_match
-from obliviate.metrics.lm_probe import greedy
-from obliviate.models.lm import load_local_causal_lm
 from obliviate.runner import RunSpec, Trained, Workspace, prepare
 from obliviate.scenarios import SCENARIOS
-from obliviate.scenarios.people import GPT2Size, PeopleScenario
-from obliviate.tasks.causal_lm import CausalLMTask
+from obliviate.tasks.causal_lm.encoding import IGNORE, encode_qa, prompt_ids, to_split
+from obliviate.tasks.causal_lm.evaluation import evaluate_lm
+from obliviate.tasks.causal_lm.models import load_local_causal_lm
+from obliviate.tasks.causal_lm.probe import greedy
+from obliviate.tasks.causal_lm.scenario import GPT2Size, PeopleScenario
+from obliviate.tasks.causal_lm.task import CausalLMTask
+from obliviate.tasks.causal_lm.training import LMRecipe, exact_match
 
 TINY = PeopleScenario(name="people-tiny", description="tests", n_people=6, n_holdout=3,
                       n_general=4, eval_people=3,
@@ -140,7 +140,7 @@ def test_evaluation_values_and_pass_budget(lm: tuple[Trained, Workspace]) -> Non
 def test_pad_equal_to_eos_never_masks_the_answer_end() -> None:
     """The peer's pitfall: with pad == EOS, labels built by comparing with the pad id would
     drop the real end of the answer. Ours come from lengths: EOS is always a label."""
-    from obliviate.models.tokenizer import build_word_tokenizer
+    from obliviate.tasks.causal_lm.tokenizer import build_word_tokenizer
 
     tok = build_word_tokenizer(["Question: who ? Answer: me"])
     tok.pad_token = tok.eos_token
@@ -175,7 +175,7 @@ def test_unknown_people_spec_is_clear(tmp_path: Path) -> None:
 
 def test_run_table_shows_lm_metrics_with_missing_oracle_values() -> None:
     """An LM record prints every metric; a value the oracle cannot have shows as a dash."""
-    from obliviate.tables import run_table
+    from obliviate.views.tables import run_table
 
     record = {
         "scenario": {"name": "people-tiny", "model": "gpt2", "forget": "people:0.34",
@@ -203,8 +203,8 @@ def test_run_table_shows_lm_metrics_with_missing_oracle_values() -> None:
 def test_local_hf_model_fine_tuned_then_unlearned_through_lora(tmp_path: Path) -> None:
     """``--model DIR``: a causal LM the test builds and saves with its own tokenizer is
     fine-tuned on the people (original, oracle) and unlearned through a LoRA adapter."""
-    from obliviate.models.lm import build_gpt2
     from obliviate.runner import run
+    from obliviate.tasks.causal_lm.models import build_gpt2
 
     SCENARIOS["people-tiny"] = TINY
     tok = TINY.build("people:0.34", 0).tokenizer
@@ -225,8 +225,8 @@ def test_local_hf_model_fine_tuned_then_unlearned_through_lora(tmp_path: Path) -
 
 
 def test_people_jsonl_replaces_the_generator(tmp_path: Path) -> None:
-    from obliviate.data.people import generate_people, write_jsonl
     from obliviate.runner import resolve_scenario
+    from obliviate.tasks.causal_lm.people import generate_people, write_jsonl
 
     SCENARIOS["people-tiny"] = TINY
     write_jsonl(generate_people(n=6, n_holdout=3, n_general=4, seed=0), tmp_path / "p.jsonl")
@@ -245,7 +245,7 @@ def test_attacks_on_a_language_model(lm: tuple[Trained, Workspace]) -> None:
     from obliviate.attacks.forms import FormsConfig, cloze_prefix, wrong_values
     from obliviate.attacks.quantize import QuantizeConfig
     from obliviate.attacks.relearn import RelearnConfig, split_forget
-    from obliviate.data.lm_encoding import encode_cloze
+    from obliviate.tasks.causal_lm.encoding import encode_cloze
 
     t, _ = lm
     d, tok = t.data, t.data.tokenizer

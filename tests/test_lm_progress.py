@@ -11,9 +11,9 @@ import pytest
 from tqdm.auto import tqdm
 
 from conftest import untrained_lm_pair
-from obliviate import evaluate_lm as evaluate_lm_mod
-from obliviate import lm_training
-from obliviate.lm_training import LMRecipe, train_lm
+from obliviate.tasks.causal_lm import evaluation as evaluate_lm_mod
+from obliviate.tasks.causal_lm import training as lm_training
+from obliviate.tasks.causal_lm.training import LMRecipe, train_lm
 
 
 class _Bar(tqdm):  # type: ignore[type-arg]

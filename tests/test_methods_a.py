@@ -12,8 +12,8 @@ from torch import nn
 from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS, get_method, l1_sparse, neggrad_plus, random_label, retrain
 from obliviate.methods.common import reinitialise
-from obliviate.models import build_model
 from obliviate.tasks import ClassificationTask
+from obliviate.tasks.classification.models import build_model
 from obliviate.types import Batch, Split, TrainRecipe, UnlearnData
 
 TASK = ClassificationTask(3)

@@ -24,11 +24,10 @@ from obliviate.metrics import (
     js_divergence,
     mia_efficacy,
     per_class_accuracy,
-    probe,
-    probe_features,
     select_members,
     unlearning_accuracy,
 )
+from obliviate.tasks.classification.probe import probe, probe_features
 from obliviate.types import Outputs, Split
 
 TINY = Outputs(

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from obliviate.data.people import (
+from obliviate.errors import DataError, ForgetSetError
+from obliviate.tasks.causal_lm.people import (
     SCHEMA,
     PeopleCorpus,
     Person,
@@ -19,8 +20,7 @@ from obliviate.data.people import (
     select_forget_people,
     write_jsonl,
 )
-from obliviate.data.people_text import PERSON_ATTRIBUTES
-from obliviate.errors import DataError, ForgetSetError
+from obliviate.tasks.causal_lm.people_text import PERSON_ATTRIBUTES
 
 
 @pytest.fixture(scope="module")

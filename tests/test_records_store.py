@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-import obliviate.records as records_mod
+import obliviate.storage.records as records_mod
 from obliviate.errors import ObliviateError
-from obliviate.records import read_record, write_record
-from obliviate.store import Store, sqlite_url
+from obliviate.storage.records import read_record, write_record
+from obliviate.storage.store import Store, sqlite_url
 
 
 def _record(run_id: str = "20240101T000000-ft-abcd1234", created: str = "2024-01-01T00:00:00",
@@ -107,7 +107,7 @@ def test_read_not_an_object(tmp_path: Path) -> None:
 def test_old_schema_still_loads_but_never_mixes_with_new(tmp_path: Path) -> None:
     """An obliviate.run/1 record (PrivLeak's old sign, unstemmed ROUGE) reads, and a table
     over it and a /2 record refuses, naming both schemas."""
-    from obliviate.tables import leaderboard
+    from obliviate.views.tables import leaderboard
 
     old, new = _record(), _record()
     old["schema"], old["run_id"] = "obliviate.run/1", "old-run"
@@ -242,7 +242,7 @@ def test_a_store_created_by_another_process_meanwhile_opens(
     table between our check and our CREATE TABLE."""
     import sqlalchemy as sa
 
-    from obliviate import store as store_mod
+    from obliviate.storage import store as store_mod
 
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     real = store_mod.metadata.create_all
@@ -280,9 +280,9 @@ def test_files_honour_the_umask(tmp_path: Path, mask: int, file_mode: int,
     import numpy as np
     from torch import nn
 
-    from obliviate.atomic import atomic_write
-    from obliviate.cache import ModelCache
-    from obliviate.sidecar import write_sidecar
+    from obliviate.storage.atomic import atomic_write
+    from obliviate.storage.cache import ModelCache
+    from obliviate.storage.sidecar import write_sidecar
 
     old = os.umask(mask)
     try:

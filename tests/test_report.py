@@ -19,11 +19,11 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
 from conftest import untrained_lm_pair
-from obliviate import sidecar as sc
 from obliviate.cli import main
-from obliviate.report import SECTIONS
 from obliviate.runner import RunSpec, Trained, Workspace, run
-from obliviate.store import Store, sqlite_url
+from obliviate.storage import sidecar as sc
+from obliviate.storage.store import Store, sqlite_url
+from obliviate.views.report import SECTIONS
 
 # ---- a tiny DOM from the stdlib parser -------------------------------------------------
 
@@ -353,5 +353,5 @@ def test_stray_json_in_a_records_directory_is_skipped(runs: Any, tmp_path: Path,
 
 
 def test_report_package_does_not_import_torch() -> None:
-    code = "import sys, obliviate.report; sys.exit('torch' in sys.modules)"
+    code = "import sys, obliviate.views.report; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -17,13 +17,13 @@ import torch
 
 from obliviate import runner
 from obliviate.cli import main
-from obliviate.data.pool import make_pool
-from obliviate.data.user import load_user_pool
 from obliviate.errors import DataError, ForgetSetError, ObliviateError
 from obliviate.runner import RunSpec, Workspace, run
 from obliviate.scenarios import SCENARIOS
-from obliviate.scenarios.forget import select_forget
-from obliviate.store import Store, sqlite_url
+from obliviate.storage.store import Store, sqlite_url
+from obliviate.tasks.classification.forget import select_forget
+from obliviate.tasks.classification.pool import make_pool
+from obliviate.tasks.classification.user import load_user_pool
 
 # GA at the paper's lr: the digits preset (tuned for the CNN) diverges on the tiny MLP.
 _GA = RunSpec("ga", "class:3", model="mlp", use_preset=False)
@@ -53,7 +53,7 @@ def _npz(path: Path, x: object, y: object) -> str:
 def test_bad_seed_is_refused_before_training(tmp_path: Path, seed: str,
                                              capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("obliviate.training.train", _no_training)
+    monkeypatch.setattr("obliviate.tasks.classification.training.train", _no_training)
     assert _cli(tmp_path / "h", "run", "--forget", "class:3", "--method", "ga",
                 "--model", "mlp", "--seed", seed) == 2
     _one_line_error(capsys)
@@ -62,7 +62,7 @@ def test_bad_seed_is_refused_before_training(tmp_path: Path, seed: str,
 def test_cnn_on_feature_vectors_is_one_line_error(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("obliviate.training.train", _no_training)
+    monkeypatch.setattr("obliviate.tasks.classification.training.train", _no_training)
     rng = np.random.default_rng(0)
     data = _npz(tmp_path / "f.npz", rng.normal(size=(60, 4)), np.arange(60) % 3)
     assert _cli(tmp_path / "h", "run", "--data", data, "--model", "cnn",
@@ -74,7 +74,7 @@ def test_cnn_on_feature_vectors_is_one_line_error(tmp_path: Path,
 def test_images_too_small_for_the_cnn_are_one_line_error(tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("obliviate.training.train", _no_training)
+    monkeypatch.setattr("obliviate.tasks.classification.training.train", _no_training)
     rng = np.random.default_rng(0)
     data = _npz(tmp_path / "img.npz", rng.random((60, 1, 1)), np.arange(60) % 3)
     assert _cli(tmp_path / "h", "run", "--data", data, "--forget", "class:0",
@@ -91,7 +91,7 @@ def test_too_few_rows_after_deduplication_is_one_line_error(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str],
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            ) -> None:
-    monkeypatch.setattr("obliviate.training.train", _no_training)
+    monkeypatch.setattr("obliviate.tasks.classification.training.train", _no_training)
     x = np.repeat(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]), 10, axis=0)
     data = _npz(tmp_path / "dups.npz", x, np.repeat([0, 1, 1], 10))
     assert _cli(tmp_path / "h", "run", "--data", data, "--forget", "random:0.5",
@@ -103,7 +103,7 @@ def test_too_few_rows_after_deduplication_is_one_line_error(tmp_path: Path,
 def test_non_numeric_indices_npy_is_one_line_error(tmp_path: Path, rows: np.ndarray,
                                                    capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("obliviate.training.train", _no_training)
+    monkeypatch.setattr("obliviate.tasks.classification.training.train", _no_training)
     np.save(tmp_path / "rows.npy", rows)
     assert _cli(tmp_path / "h", "run", "--model", "mlp", "--method", "ga",
                 "--forget", f"indices:{tmp_path / 'rows.npy'}") == 2

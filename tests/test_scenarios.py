@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from obliviate.data.pool import Pool, make_pool
 from obliviate.errors import ForgetSetError
 from obliviate.scenarios import SCENARIOS, Scenario, ScenarioData, check_splits
+from obliviate.tasks.classification.pool import Pool, make_pool
 from obliviate.types import Split
 
 DIGITS = SCENARIOS["digits"]

@@ -1,4 +1,5 @@
-"""The feature sidecar a run writes beside its record (obliviate.sidecar, obliviate.features)."""
+"""The feature sidecar a run writes beside its record (obliviate.storage.sidecar,
+obliviate.tasks.classification.features)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from conftest import untrained_lm_pair
-from obliviate import sidecar as sc
 from obliviate.errors import ObliviateError
 from obliviate.runner import RunSpec, Trained, Workspace, run
+from obliviate.storage import sidecar as sc
 
 _GA = RunSpec("ga", "class:3", model="mlp", use_preset=False)  # the CNN's preset is too hot
 
@@ -143,7 +144,7 @@ def test_write_sidecar_refuses_object_arrays_and_leaves_nothing(tmp_path: Path) 
 
 
 def test_sidecar_module_does_not_import_torch() -> None:
-    code = "import sys, obliviate.sidecar; sys.exit('torch' in sys.modules)"
+    code = "import sys, obliviate.storage.sidecar; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from obliviate.runner import weight_change
-from obliviate.tables import leaderboard, lm_leaderboard
-from obliviate.verdict import verdict
+from obliviate.views.tables import leaderboard, lm_leaderboard
+from obliviate.views.verdict import verdict
 
 ROLES = ("original", "unlearned", "oracle", "independent")
 

@@ -229,7 +229,7 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         torch.set_num_threads(threads)
     if args.command == "run":
         from obliviate.runner import run
-        from obliviate.tables import attack_table, run_table
+        from obliviate.views.tables import attack_table, run_table
 
         record, path = run(_spec(args), ws, progress=not args.quiet)
         if not args.json:
@@ -242,7 +242,7 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         return 0
     if args.command == "sequence":
         from obliviate.sequential import sequential
-        from obliviate.tables import sequence_table
+        from obliviate.views.tables import sequence_table
 
         records = sequential(_spec(args), ws, args.requests, progress=not args.quiet)
         print(json.dumps(records, indent=1) if args.json else sequence_table(records))
@@ -282,10 +282,10 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         methods = args.methods.split(",") if args.methods else None
         return demo(ws, seed=args.seed, methods=methods, task=args.task, progress=not args.quiet)
     if args.command == "dashboard":
-        from obliviate.dashboard import serve
+        from obliviate.views.dashboard import serve
         return serve(ws.store(), port=args.port)
     if args.command == "report":
-        from obliviate.report import write_report
+        from obliviate.views.report import write_report
         out = write_report(args.runs, args.output, runs_dir=ws.runs_dir,
                            store_paths=lambda: _store_paths(ws))
         print(f"report: {out}")

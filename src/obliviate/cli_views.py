@@ -12,7 +12,7 @@ from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
 from obliviate.metrics import METRICS
 from obliviate.scenarios import SCENARIOS, SELECTORS, Scenario, scenario_for
-from obliviate.tables import split_table
+from obliviate.views.tables import split_table
 
 
 def fill_names(text: str) -> str:

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS, get_method
 from obliviate.runner import RunSpec, Workspace, prepare, run
-from obliviate.tables import leaderboard, lm_leaderboard
+from obliviate.views.tables import leaderboard, lm_leaderboard
 
 # Language-model methods that pass over the whole retain set for many epochs cost as much as
 # retraining or more on people-small (measured: ft 58 s, l1_sparse 53 s, neggrad+ 221 s

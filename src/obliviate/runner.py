@@ -28,13 +28,13 @@ from obliviate.config import config_dict
 from obliviate.errors import DivergedError, ObliviateError
 from obliviate.experiment import Experiment, device, environment, environment_differs
 from obliviate.methods import MethodSpec, get_method
-from obliviate.models.lm import add_lora
 from obliviate.passes import count_passes
-from obliviate.records import SCHEMA, writable_dir, write_record
 from obliviate.runconfig import attack_configs, method_config, weight_change
 from obliviate.scenarios import scenario_for
-from obliviate.sidecar import file_name as sidecar_file
-from obliviate.sidecar import write_sidecar
+from obliviate.storage.records import SCHEMA, writable_dir, write_record
+from obliviate.storage.sidecar import file_name as sidecar_file
+from obliviate.storage.sidecar import write_sidecar
+from obliviate.tasks.causal_lm.models import add_lora
 from obliviate.types import UnlearnData
 from obliviate.workspace import Workspace
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from obliviate.errors import ObliviateError
 
 if TYPE_CHECKING:
-    from obliviate.cache import ModelCache
-    from obliviate.store import Store
+    from obliviate.storage.cache import ModelCache
+    from obliviate.storage.store import Store
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Workspace:
 
     @property
     def cache(self) -> ModelCache:
-        from obliviate.cache import ModelCache
+        from obliviate.storage.cache import ModelCache
 
         return ModelCache(self.home / "cache")
 
@@ -34,7 +34,7 @@ class Workspace:
         return self.home / "runs"
 
     def store(self) -> Store:
-        from obliviate.store import Store, sqlite_url
+        from obliviate.storage.store import Store, sqlite_url
 
         try:
             self.home.mkdir(parents=True, exist_ok=True)

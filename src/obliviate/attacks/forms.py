@@ -25,10 +25,10 @@ import torch
 from torch import nn
 
 from obliviate.attacks.target import Target
-from obliviate.data.lm_encoding import encode_cloze, encode_qa, to_split
-from obliviate.data.people_io import Fact
-from obliviate.lm_training import exact_match
-from obliviate.scenarios.people import PeopleData
+from obliviate.tasks.causal_lm.encoding import encode_cloze, encode_qa, to_split
+from obliviate.tasks.causal_lm.people_io import Fact
+from obliviate.tasks.causal_lm.scenario import PeopleData
+from obliviate.tasks.causal_lm.training import exact_match
 
 FORMS = ("held-out template", "fill-in-the-blank", "multiple choice")
 

@@ -21,9 +21,9 @@ from torch import nn
 from obliviate.attacks.target import Target
 from obliviate.metrics.challenge import challenge_confidence, challenge_score, forgetting_quality
 from obliviate.metrics.classification import accuracy
-from obliviate.metrics.probes import probe
 from obliviate.metrics.shadow import logit_confidence, strict_forgetting_quality, ulira_accuracy
-from obliviate.scenarios.base import ScenarioData
+from obliviate.tasks.classification.probe import probe
+from obliviate.tasks.classification.scenario import ScenarioData
 from obliviate.types import Split
 
 

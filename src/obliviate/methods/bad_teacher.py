@@ -23,7 +23,7 @@ from torch import nn
 
 from obliviate.losses import kl_to_teacher
 from obliviate.methods.common import check_fraction, check_positive, device_of, fresh_weights
-from obliviate.training import epoch_batches
+from obliviate.tasks.classification.training import epoch_batches
 from obliviate.types import Batch, Split, Task, UnlearnData, UnlearnResult
 
 

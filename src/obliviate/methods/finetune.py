@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from obliviate.methods.common import check_positive, device_of, sgd
-from obliviate.training import epoch_batches
+from obliviate.tasks.classification.training import epoch_batches
 from obliviate.types import Task, UnlearnData, UnlearnResult
 
 

@@ -4,8 +4,9 @@ Cha, Cho, Hwang, Lee, Moon and Lee, "Towards Robust and Parameter-Efficient Know
 Unlearning for LLMs" (LoKU), ICLR 2025. ``losses.inverted_hinge_loss`` over the answer tokens
 of each forget batch (one row per class decision of a classifier), plus ``retain_weight``
 times the retain NLL. LoKU trains LoRA adapters with a Fisher-informed initialisation (FILA);
-this file is the loss only: wrap the model with ``obliviate.models.lm.add_lora`` first for the
-parameter-efficient variant (FILA is not implemented). Training as TOFU's (``paired.py``).
+this file is the loss only: wrap the model with
+``obliviate.tasks.causal_lm.models.add_lora`` first for the parameter-efficient variant
+(FILA is not implemented). Training as TOFU's (``paired.py``).
 """
 
 from __future__ import annotations

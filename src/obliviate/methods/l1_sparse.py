@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from obliviate.methods.common import check_nonnegative, check_positive, device_of, sgd
-from obliviate.training import epoch_batches
+from obliviate.tasks.classification.training import epoch_batches
 from obliviate.types import Task, UnlearnData, UnlearnResult
 
 

@@ -25,7 +25,7 @@ from obliviate.methods.common import (
     device_of,
     sgd,
 )
-from obliviate.training import epoch_batches
+from obliviate.tasks.classification.training import epoch_batches
 from obliviate.types import Batch, Split, Task, UnlearnData, UnlearnResult
 
 

@@ -20,8 +20,8 @@ from torch import nn
 
 from obliviate.errors import DivergedError
 from obliviate.methods.common import device_of
-from obliviate.tasks.causal_lm import IGNORE, trim
-from obliviate.training import epoch_batches
+from obliviate.tasks.causal_lm.task import IGNORE, trim
+from obliviate.tasks.classification.training import epoch_batches
 from obliviate.types import Batch, Split, UnlearnData
 
 StepLoss = Callable[[Batch, Batch], torch.Tensor]  # (forget batch, retain batch) -> loss

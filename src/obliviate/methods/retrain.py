@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from torch import nn
 from transformers import PreTrainedModel
 
-from obliviate.data.lm_encoding import qa_rows
 from obliviate.errors import ObliviateError
-from obliviate.lm_training import LMRecipe, train_lm
 from obliviate.methods.common import fresh_weights, reinitialise
-from obliviate.tasks.causal_lm import CausalLMTask
-from obliviate.training import train
+from obliviate.tasks.causal_lm.encoding import qa_rows
+from obliviate.tasks.causal_lm.task import CausalLMTask
+from obliviate.tasks.causal_lm.training import LMRecipe, train_lm
+from obliviate.tasks.classification.training import train
 from obliviate.types import Task, UnlearnData, UnlearnResult
 
 

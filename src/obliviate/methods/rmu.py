@@ -22,7 +22,7 @@ from obliviate.errors import DivergedError, ObliviateError
 from obliviate.losses import masked_mse
 from obliviate.methods.common import check_nonnegative, check_positive, device_of
 from obliviate.methods.paired import endless, frozen_copy
-from obliviate.tasks.causal_lm import trim
+from obliviate.tasks.causal_lm.task import trim
 from obliviate.types import Batch, Task, UnlearnData, UnlearnResult
 
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from obliviate.methods.common import check_fraction, check_positive, device_of, sgd
-from obliviate.training import epoch_batches
+from obliviate.tasks.classification.training import epoch_batches
 from obliviate.types import Split, Task, UnlearnData, UnlearnResult
 
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from obliviate.losses import kl_to_teacher
 from obliviate.methods.common import check_nonnegative, check_positive, device_of, sgd
-from obliviate.training import epoch_batches
+from obliviate.tasks.classification.training import epoch_batches
 from obliviate.types import Batch, Split, Task, UnlearnData, UnlearnResult
 
 

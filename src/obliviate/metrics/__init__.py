@@ -1,6 +1,7 @@
-"""Classifier metrics (METRICS.md, "Classifiers"): pure functions of ``Outputs``.
+"""Metrics (METRICS.md) for every kind: pure functions of model outputs, and the registry.
 
-``probes`` is the only module here that runs a model; everything else is numpy/scipy/sklearn.
+Nothing here runs a model: the probes that do live with their kind
+(``tasks/classification/probe.py``, ``tasks/causal_lm/probe.py``).
 The names below are imported on first use (PEP 562): ``Outputs`` lives beside torch in
 ``obliviate.types``, and the dashboard, which must never import torch, imports
 ``obliviate.metrics.cka``, which runs this file first.
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from obliviate.metrics.divergence import js_divergence
     from obliviate.metrics.gap import GAP_METRICS, avg_gap
     from obliviate.metrics.mia import mia_efficacy, select_members
-    from obliviate.metrics.probes import probe, probe_features
     from obliviate.metrics.registry import METRICS, MetricInfo, get_metric, headline
     from obliviate.metrics.values import MetricValue
 
@@ -29,7 +29,7 @@ _HOME = {
     "accuracy": "classification", "per_class_accuracy": "classification",
     "unlearning_accuracy": "classification", "js_divergence": "divergence",
     "GAP_METRICS": "gap", "avg_gap": "gap", "mia_efficacy": "mia", "select_members": "mia",
-    "probe": "probes", "probe_features": "probes", "METRICS": "registry",
+    "METRICS": "registry",
     "MetricInfo": "registry", "MetricValue": "values", "get_metric": "registry",
     "headline": "registry",
 }
@@ -53,8 +53,6 @@ __all__ = [
     "js_divergence",
     "mia_efficacy",
     "per_class_accuracy",
-    "probe",
-    "probe_features",
     "select_members",
     "unlearning_accuracy",
 ]

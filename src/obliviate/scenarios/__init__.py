@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from obliviate.data.digits import digits_pool
-from obliviate.data.user import load_user_data, load_user_pool
 from obliviate.errors import ObliviateError
 from obliviate.experiment import Experiment
-from obliviate.scenarios.base import Scenario, ScenarioData, check_splits
-from obliviate.scenarios.forget import SELECTORS
-from obliviate.scenarios.people import PeopleData, PeopleScenario
-from obliviate.scenarios.split import GivenSplit, from_column, from_test_file, positions
+from obliviate.tasks.causal_lm.scenario import PeopleData, PeopleScenario
+from obliviate.tasks.classification.digits import digits_pool
+from obliviate.tasks.classification.forget import SELECTORS
+from obliviate.tasks.classification.scenario import Scenario, ScenarioData, check_splits
+from obliviate.tasks.classification.split import GivenSplit, from_column, from_test_file, positions
+from obliviate.tasks.classification.user import load_user_data, load_user_pool
 from obliviate.types import TrainRecipe
 
 SCENARIOS: dict[str, Scenario | PeopleScenario] = {

@@ -1,6 +1,7 @@
-"""Task adapters: what a method needs from a model, for each kind of model."""
+"""One package per kind of model (DESIGN.md, "Layout"): its ``Task`` (what a method needs from
+a model), data, training recipe, evaluation and built scenario (an ``Experiment``)."""
 
-from obliviate.tasks.causal_lm import CausalLMTask
-from obliviate.tasks.classification import ClassificationTask
+from obliviate.tasks.causal_lm.task import CausalLMTask
+from obliviate.tasks.classification.task import ClassificationTask
 
 __all__ = ["CausalLMTask", "ClassificationTask"]
