@@ -25,7 +25,7 @@ from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
 from obliviate.runner import RunSpec, Workspace, prepare, run
 from obliviate.storage.records import read_record
-from obliviate.views.tables import lm_leaderboard
+from obliviate.views.tables import leaderboard
 
 
 def meets(rs: list[dict[str, Any]]) -> bool:
@@ -103,7 +103,7 @@ def report(args: argparse.Namespace, records: list[dict[str, Any]]) -> None:
     seeds = sorted({r["scenario"]["seed"] for r in records})
     check_held_out(args.scenario, sorted({r["method"]["name"] for r in records}), seeds)
     print(f"### {args.scenario} · forget {args.forget}; seeds {seeds}, mean ± std\n\n"
-          f"```\n{lm_leaderboard(records)}\n```\n")
+          f"```\n{leaderboard(records)}\n```\n")
     print("\n".join(f"- {line}" for line in bar_lines(records)))
 
 

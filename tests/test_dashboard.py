@@ -335,3 +335,20 @@ def test_empty_store_page(browser: Any, empty_server: DashboardServer) -> None:
     message = browser.find_element("id", "message")
     assert message.is_displayed() and "no runs in this store yet" in message.text
     assert "obliviate run --scenario digits" in message.text
+
+
+def test_a_method_that_changed_nothing_says_so(server: DashboardServer, runs: Runs,
+                                                tiny_class: Trained, browser: Any) -> None:
+    """SSD with alpha 1e9 selects no weight: the dashboard's verdict for A says the model is
+    unchanged (as the run output and the report do); a working run's verdict does not."""
+    record, _ = run(RunSpec("ssd", "class:3", scenario=tiny_class.data.scenario, seed=0,
+                            overrides={"alpha": 1e9}, use_preset=False), runs.ws,
+                    trained=tiny_class, progress=False)
+    assert record["effect"]["changed_parameters"] == 0
+    status, body = get(server, f"/api/compare?a={record['run_id']}&b=@oracle")
+    assert status == 200 and "left the model unchanged" in body["verdicts"]["a"]
+    status, body = get(server, f"/api/compare?a={runs.rl['run_id']}&b=@oracle")
+    assert "unchanged" not in body["verdicts"]["a"] and body["verdicts"]["a"].startswith(
+        "verdict: forgetting")
+    open_page(browser, f"{server.url}?a={record['run_id']}&b=@oracle")
+    assert "left the model unchanged" in browser.find_element("id", "verdict-a").text

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from obliviate.runner import weight_change
-from obliviate.views.tables import leaderboard, lm_leaderboard
+from obliviate.views.tables import leaderboard
 from obliviate.views.verdict import verdict
 
 ROLES = ("original", "unlearned", "oracle", "independent")
@@ -114,7 +114,7 @@ def test_lm_noise_floor_lowers_both_bars() -> None:
 def test_lm_leaderboard_never_ranks_a_method_that_lost_utility_first() -> None:
     """'collapsed' has FQ 0.9 at MU 0.33 (0.41x): listed after 'kept' (FQ 0.1 at 0.99x)
     and marked; the legend states the rule."""
-    table = lm_leaderboard([lm("collapsed", fq=0.9, mu=0.33, ratios=[1, 1, 1]),
+    table = leaderboard([lm("collapsed", fq=0.9, mu=0.33, ratios=[1, 1, 1]),
                             lm("kept", fq=0.1, mu=0.79, ratios=[1, 1, 1])])
     lines = table.splitlines()
     kept = next(i for i, s in enumerate(lines) if s.startswith("kept"))

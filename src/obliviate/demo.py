@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS, get_method
 from obliviate.runner import RunSpec, Workspace, prepare, run
-from obliviate.views.tables import leaderboard, lm_leaderboard
+from obliviate.views.tables import leaderboard
 
 # Language-model methods that pass over the whole retain set for many epochs cost as much as
 # retraining or more on people-small (measured: ft 58 s, l1_sparse 53 s, neggrad+ 221 s
@@ -61,7 +61,7 @@ def demo(ws: Workspace, *, seed: int = 0, methods: Sequence[str] | None = None,
         sizes = records[0]["scenario"]["sizes"]
         print(f"\n== {scenario} · forget {forget}: {why} · seed {seed} · "
               + ", ".join(f"{k} {v}" for k, v in sizes.items()))
-        print(leaderboard(records) if kind == "classification" else lm_leaderboard(records))
+        print(leaderboard(records))
     # Each table ends with its own legend (tables.py): no classifier footnote under LM tables.
     print(f"\nRecords and store: {ws.home}. Total {time.perf_counter() - start:.0f} s.")
     return 0

@@ -11,10 +11,19 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from obliviate.storage.records import same_conventions
-from obliviate.views.verdict import UTILITY_SHARE, verdict
+from obliviate.storage.records import record_kind, same_conventions
+from obliviate.views.kinds import (
+    no_better_than_original,
+    rank_key,
+    share_of_original,
+    view_for,
+)
+from obliviate.views.verdict import verdict
 
 SCORE_METRICS = ("UA", "RA", "TA", "MIA-Eff")
+LM_COLUMNS = (("Forget quality", "FQ", 4), ("Model utility", "MU", 3),
+              ("Exact match (D_f)", "EM forget %", 1), ("Exact match (D_r)", "EM retain %", 1),
+              ("PrivLeak", "PrivLeak", 1))
 FLOOR = "independent"  # the noise floor's role in a record
 
 
@@ -131,101 +140,60 @@ def _marks(recs: Sequence[dict[str, Any]]) -> str:
     return f" (not every seed: {failed}/{len(shorts)} fail)"
 
 
-def leaderboard(records: Sequence[dict[str, Any]]) -> str:
-    """Classifier runs ranked by mean Avg. Gap, below the oracle, the untouched original and
-    the noise floor. ``records`` share a scenario and forget set; seeds give mean ± std."""
+def ranked_methods(records: Sequence[dict[str, Any]],
+                   ) -> tuple[list[tuple[str, list[dict[str, Any]], list[str]]],
+                              list[dict[str, Any]]]:
+    """[(method, its records, marks)] in the kind's ranking order, and one record per seed
+    for the reference rows. Methods the kind's gate keeps out (an LM that lost its utility)
+    follow the ranked ones, marked; the views share this so they rank alike."""
     by_method, ref = _by_method(records)
-
-    def row(label: str, recs: Sequence[dict[str, Any]], role: str) -> list[str]:
-        cells = [_cell([r["metrics"][m][role] for r in recs]) for m in SCORE_METRICS]
-        gap = [r["metrics"]["Avg.Gap"][role] for r in recs]
-        return [label, *cells, _cell(gap), *_time_cells(recs, role, 3)]
-
-    ranked = sorted(by_method.items(),
-                    key=lambda kv: _stats([r["metrics"]["Avg.Gap"]["unlearned"]
-                                           for r in kv[1]])[0])
-    original_gap = _stats([r["metrics"]["Avg.Gap"]["original"] for r in ref])[0]
-    rows = [row("oracle (retrain)", ref, "oracle"),
-            row("original (no unlearning)", ref, "original")]
-    if _has_floor(ref, "Avg.Gap"):
-        rows.append(row("noise floor (independent retrain)", ref, FLOOR))
-    for name, recs in ranked:
-        mean_gap = _stats([r["metrics"]["Avg.Gap"]["unlearned"] for r in recs])[0]
-        mark = "" if mean_gap < original_gap else " (no better than original)"
-        rows.append(row(name + mark + _marks(recs), recs, "unlearned"))
-    header = ["method", *SCORE_METRICS, "Avg.Gap", "time s", "% retrain"]
-    legend = ("UA: 100 - accuracy on the forget set; RA / TA: accuracy on the retain / test "
-              "set; MIA-Eff: % of the forget set a membership attack calls unseen; Avg.Gap: "
-              "mean |method - oracle| over those four, in points (lower is better; ranked by "
-              "it). Noise floor: an exact retrain from another initialisation, as far from "
-              "the oracle as exact unlearning lands. Marks: the run's verdict "
-              "(obliviate.views.verdict). time s: wall seconds of the unlearning call; % retrain: "
-              "that over the oracle's training time.")
-    return format_table(header, rows) + "\n" + legend
-
-
-LM_COLUMNS = (("Forget quality", "FQ", 4), ("Model utility", "MU", 3),
-              ("Exact match (D_f)", "EM forget %", 1), ("Exact match (D_r)", "EM retain %", 1),
-              ("PrivLeak", "PrivLeak", 1))
-
-
-def keeps_utility(recs: Sequence[dict[str, Any]]) -> bool:
-    """The LM ranking's gate: mean model utility >= 0.9 x the original's over the seeds."""
-    return _stats([r["metrics"]["Model utility"]["unlearned"]
-                   / r["metrics"]["Model utility"]["original"] for r in recs])[0] \
-        >= UTILITY_SHARE
-
-
-def lm_leaderboard(records: Sequence[dict[str, Any]]) -> str:
-    """Language-model runs: methods that keep utility first, ranked by mean forget quality,
-    then the rest (marked), below the oracle, the original and the noise floor."""
-    by_method, ref = _by_method(records)
-
-    def row(label: str, recs: Sequence[dict[str, Any]], role: str) -> list[str]:
-        cells = [_cell([r["metrics"][m][role] for r in recs], d) for m, _, d in LM_COLUMNS]
-        rel = _cell([r["metrics"]["Model utility"][role] / r["metrics"]["Model utility"]
-                     ["original"] for r in recs], 3)
-        return [label, *cells[:2], rel, *cells[2:], *_time_cells(recs, role, 2)]
-
-    def mean_fq(recs: Sequence[dict[str, Any]]) -> float:
-        return _stats([r["metrics"]["Forget quality"]["unlearned"] for r in recs])[0]
-
-    kept = sorted(((n, rs) for n, rs in by_method.items() if keeps_utility(rs)),
-                  key=lambda kv: -mean_fq(kv[1]))
-    lost = sorted(((n, rs) for n, rs in by_method.items() if not keeps_utility(rs)),
-                  key=lambda kv: -mean_fq(kv[1]))
-    original_fq = _stats([r["metrics"]["Forget quality"]["original"] for r in ref])[0]
-    rows = [row("oracle (retrain)", ref, "oracle"),
-            row("original (no unlearning)", ref, "original")]
-    if _has_floor(ref, "Forget quality"):
-        rows.append(row("noise floor (independent retrain)", ref, FLOOR))
-    for name, recs in kept + lost:
+    kind = record_kind(records[0])
+    view, key = view_for(kind), rank_key(kind)
+    gated = {m: view.gate(rs) for m, rs in by_method.items()}
+    order = sorted(by_method, key=lambda m: (gated[m] is not None, key(by_method[m])))
+    out = []
+    for m in order:
         marks = []
-        if mean_fq(recs) <= original_fq:
+        if no_better_than_original(kind, by_method[m], ref):
             marks.append("no better than original")
-        if not keeps_utility(recs):
-            share = _stats([r["metrics"]["Model utility"]["unlearned"]
-                            / r["metrics"]["Model utility"]["original"] for r in recs])[0]
-            marks.append(f"utility lost: {share:.2f}x, not ranked")
-        label = name + (f" ({'; '.join(marks)})" if marks else "")
+        if gated[m]:
+            marks.append(str(gated[m]))
+        out.append((m, by_method[m], marks))
+    return out, ref
+
+
+def leaderboard(records: Sequence[dict[str, Any]]) -> str:
+    """Runs of one kind, scenario and forget set ranked by the kind's rule (``views.kinds``),
+    below the oracle, the untouched original and the noise floor; then the kind's legend.
+    Several seeds give mean ± std."""
+    kind = record_kind(records[0])
+    view = view_for(kind)
+    ranked, ref = ranked_methods(records)
+
+    def row(label: str, recs: Sequence[dict[str, Any]], role: str) -> list[str]:
+        cells = [_cell([r["metrics"][m].get(role) for r in recs], d) for m, _, d in
+                 view.columns]
+        if view.relative is not None:
+            m = view.relative[0]
+            cells.insert(len(cells) if len(cells) < 2 else 2, _cell(
+                [share_of_original(r, m, role) for r in recs], 3))
+        return [label, *cells, *_time_cells(recs, role, 3)]
+
+    rows = [row("oracle (retrain)", ref, "oracle"),
+            row("original (no unlearning)", ref, "original")]
+    if _has_floor(ref, view.columns[0][0]):
+        rows.append(row("noise floor (independent retrain)", ref, FLOOR))
+    for name, recs, marks in ranked:
+        label = name + (f" ({'; '.join(marks)})" if marks else "") + _marks(recs)
         rows.append(row(label, recs, "unlearned"))
+    headers = [h for _, h, _ in view.columns]
+    if view.relative is not None:
+        headers.insert(len(headers) if len(headers) < 2 else 2, view.relative[1])
     n_q = sorted({r.get("lm", {}).get("forget_questions") for r in records} - {None})
-    q = "/".join(str(n) for n in n_q) or "?"
-    header = ["method", f"FQ ({q} q)", "MU", "MU/orig", *[h for _, h, _ in LM_COLUMNS[2:]],
-              "time s", "% retrain"]
-    legend = (f"FQ: TOFU forget quality, the p-value of a KS test between the {q} forget "
-              "questions' truth ratios under the model and under the oracle (>= 0.05: "
-              "cannot be told apart; with few questions it cannot fall very low). MU: model "
-              "utility, the harmonic mean of answer probability, ROUGE-L recall and truth-ratio "
-              "score on retain people and general facts (0 to 1); MU/orig: that over the "
-              "untouched original's. EM forget / retain %: questions answered exactly. "
-              "PrivLeak: MUSE's membership leak, 0 = like the oracle, about -100 = the forget "
-              "texts still look trained on, positive = over-unlearned. Ranking: by mean FQ "
-              f"among methods whose mean MU is >= {UTILITY_SHARE}x the original's; the others "
-              "follow, marked and not ranked. Noise floor: an exact retrain from another "
-              "initialisation. time s / % retrain: the unlearning call's wall time and its "
-              "share of the oracle's training time.")
-    return format_table(header, rows) + "\n" + legend
+    if n_q:  # forget quality's floor depends on the number of questions: show it
+        headers[0] = f"{headers[0]} ({'/'.join(str(n) for n in n_q)} q)"
+    header = ["method", *headers, "time s", "% retrain"]
+    return format_table(header, rows) + "\n" + view.legend
 
 
 def attack_table(record: dict[str, Any]) -> str:

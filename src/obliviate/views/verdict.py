@@ -69,16 +69,37 @@ def unchanged(record: dict[str, Any]) -> bool:
 
 
 def verdict(record: dict[str, Any]) -> Verdict:
+    """The run's verdict, by its kind's rule (``views.kinds.VIEWS``)."""
     if unchanged(record):
         n = record["effect"].get("parameters", "?")
         return Verdict("unchanged", "unchanged",
                        f"verdict: the method left the model unchanged (0 of {n} weights "
                        f"changed): nothing was unlearned; this is the original model")
-    kind = record_kind(record)
-    return _lm(record) if kind == "lm" else _classifier(record)
+    from obliviate.views.kinds import view_for  # the registry imports this module
+
+    return view_for(record_kind(record)).verdict(record)
 
 
-def _classifier(record: dict[str, Any]) -> Verdict:
+def headline_verdict(record: dict[str, Any]) -> Verdict:
+    """A kind without its own rule: the headline metric's distance to the oracle, reached
+    when within the noise floor's own distance (or equal, without a floor); utility is not
+    judged (the kind names no utility metric)."""
+    from obliviate.metrics.registry import headline
+
+    h = headline(record_kind(record))
+    m = record["metrics"][h.name]
+    if m.get("unlearned") is None or m.get("oracle") is None:
+        raise ValueError(f"verdict: the record lacks {h.name} for the unlearned model or oracle")
+    gap = abs(float(m["unlearned"]) - float(m["oracle"]))
+    floor = abs(float(m["independent"]) - float(m["oracle"])) if m.get("independent") \
+        is not None else 0.0
+    forgetting = "reached" if gap <= floor else "not reached"
+    return Verdict(forgetting, "held",
+                   f"verdict: forgetting {forgetting} ({h.name} {gap:.4g} from the oracle; the "
+                   f"noise floor is {floor:.4g} from it); utility not judged for this kind")
+
+
+def classifier_verdict(record: dict[str, Any]) -> Verdict:
     has_floor = _value(record, "UA", "independent") is not None
     n_forget = int(record["scenario"].get("sizes", {}).get("forget", 0)) or 1
 
@@ -109,7 +130,7 @@ def _classifier(record: dict[str, Any]) -> Verdict:
     return Verdict(forgetting, utility, line)
 
 
-def _lm(record: dict[str, Any]) -> Verdict:
+def lm_verdict(record: dict[str, Any]) -> Verdict:
     fq = _value(record, "Forget quality", "unlearned")
     if fq is None:
         raise ValueError("verdict: the record lacks the unlearned model's forget quality")

@@ -17,6 +17,7 @@ from obliviate.views.dashboard.data import DashboardError, RunSource
 from obliviate.views.dashboard.lm_views import LM_VIEWS, lm_views
 from obliviate.views.dashboard.pairs import different_data, different_samples
 from obliviate.views.dashboard.shared import Model, aligned, layer_cka, number
+from obliviate.views.verdict import verdict
 
 ROLE_CHOICES = {"@oracle": "oracle", "@original": "original"}
 MAX_CHANGED_ROWS = 200
@@ -45,7 +46,7 @@ def resolve(source: RunSource, a: str | None, b: str | None) -> tuple[Model, Mod
 def compare(source: RunSource, a: str | None, b: str | None) -> dict[str, Any]:
     ma, mb = resolve(source, a, b)
     out: dict[str, Any] = {"a": ma.describe(), "b": mb.describe(), "kind": ma.run.kind,
-                           "summary": summary(ma, mb)}
+                           "summary": summary(ma, mb), "verdicts": verdicts(ma, mb)}
     other_data = different_data(ma.run.record, mb.run.record)
     if other_data:
         return out | {view: {"unavailable": other_data} for view in DATA_VIEWS}
@@ -84,6 +85,21 @@ def summary(ma: Model, mb: Model) -> list[dict[str, Any]]:
                      "a": number(entry.get(ma.role)), "b": number(other.get(mb.role)),
                      "oracle": number(entry.get("oracle"))})
     return rows
+
+
+def verdicts(ma: Model, mb: Model) -> dict[str, str]:
+    """Each unlearned model's verdict line (``views.verdict``): a method that left the model
+    unchanged, or lost its utility, says so here as in the run output and the report."""
+    out = {}
+    for side, m in (("a", ma), ("b", mb)):
+        if m.role != "unlearned":
+            out[side] = f"{m.role}: the reference model itself"
+            continue
+        try:
+            out[side] = verdict(m.run.record).line
+        except ValueError as e:
+            out[side] = f"verdict: not available ({e})"
+    return out
 
 
 def class_accuracy(ma: Model, mb: Model) -> dict[str, Any]:

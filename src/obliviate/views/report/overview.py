@@ -8,9 +8,11 @@ from itertools import groupby
 from typing import Any
 
 from obliviate.storage.records import SCHEMA
+from obliviate.views.kinds import view_for
 from obliviate.views.report import page, svg
 from obliviate.views.report.load import Run
-from obliviate.views.tables import LM_COLUMNS, SCORE_METRICS
+from obliviate.views.tables import ranked_methods
+from obliviate.views.verdict import verdict
 
 
 def groups(runs: Sequence[Run]) -> list[tuple[tuple[str, str, str, str], list[Run]]]:
@@ -23,8 +25,8 @@ def group_title(key: tuple[str, str, str, str]) -> str:
     kind, scenario, forget, schema = key
     old = "" if schema == SCHEMA else (f" · recorded as {schema}, before the {SCHEMA} metric "
                                        "conventions (not comparable with newer runs)")
-    return (f"{scenario} · forget {forget}" + (" · language model" if kind == "lm" else "")
-            + old)
+    label = view_for(kind).label
+    return f"{scenario} · forget {forget}" + (f" · {label}" if label else "") + old
 
 
 def run_title(r: Run) -> str:
@@ -74,43 +76,50 @@ def tradeoff_chart(rs: Sequence[Run], xy: Sequence[tuple[float, float]], front: 
 
 
 def leaderboard_section(runs: Sequence[Run]) -> str:
+    """Per group, the same ranking and marks as the plain-text leaderboard
+    (``tables.ranked_methods``, ``views.kinds``): oracle, original and noise floor first."""
     body = []
     for key, rs in groups(runs):
-        lm = key[0] == "lm"
-        cols = ([(m, m, 2) for m in SCORE_METRICS] + [("Avg.Gap", "Avg.Gap", 2)] if not lm
-                else [(m, h, d) for m, h, d in LM_COLUMNS])
-        rank = "Forget quality" if lm else "Avg.Gap"
-        sign = -1 if lm else 1  # forget quality: higher first; Avg. Gap: lower first
-        by_method: dict[str, list[Run]] = {}
-        for r in rs:
-            by_method.setdefault(r.method, []).append(r)
-        ranked = sorted(by_method.items(), key=lambda kv: sign * mean_sd(
-            [r.record["metrics"][rank]["unlearned"] for r in kv[1]])[0])
-        ref = _by_seed(rs)
+        view = view_for(key[0])
+        cols = list(view.columns)
+        by_id = {r.run_id: r for r in rs}
+        ranked, ref_records = ranked_methods([r.record for r in rs])
+        ref = [by_id[str(rec["run_id"])] for rec in ref_records]
+        refs = [("oracle (retrain)", "oracle", ref), ("original (no unlearning)", "original", ref)]
+        if all(r.record["metrics"][cols[0][0]].get("independent") is not None for r in ref):
+            refs.append(("noise floor (independent retrain)", "independent", ref))
         rows = []
-        for label, role, group in (("oracle (retrain)", "oracle", ref),
-                                   ("original (no unlearning)", "original", ref),
-                                   *((m, "unlearned", g) for m, g in ranked)):
+        for label, role, group in (*refs, *((m + (f" ({'; '.join(marks)})" if marks else ""),
+                                             "unlearned", [by_id[str(x["run_id"])] for x in recs])
+                                            for m, recs, marks in ranked)):
             cells = [page.text_cell(label), page.num(len(group), 0, metric="runs")]
             cells += [_cell([r.record["metrics"][m].get(role) for r in group], d, m)
                       for m, _, d in cols]
             eff = [r.record["efficiency"] for r in group]
             if role == "unlearned":
+                verdicts = [verdict(r.record).short for r in group]
                 cells += [_cell([e["unlearn_seconds"] for e in eff], 3, "seconds"),
                           _cell([None if e["ratio"] is None else 100 * e["ratio"]
-                                 for e in eff], 1, "% retrain")]
+                                 for e in eff], 1, "% retrain"),
+                          page.text_cell("; ".join(sorted(set(verdicts))) or "worked")]
             elif role == "oracle":
                 cells += [_cell([e["retrain_seconds"] for e in eff], 3, "seconds"),
-                          page.num(100.0, 1, metric="% retrain")]
+                          page.num(100.0, 1, metric="% retrain"), page.text_cell("")]
+            elif role == "independent":
+                cells += [_cell([e.get("independent_seconds") for e in eff], 3, "seconds"),
+                          page.num(None, 1, metric="% retrain"), page.text_cell("")]
             else:
-                cells += [page.num(0.0, 3, metric="seconds"), page.num(0.0, 1, metric="% retrain")]
-            rows.append(page.row(cells, role=role, method=label if role == "unlearned" else role,
+                cells += [page.num(0.0, 3, metric="seconds"), page.num(0.0, 1, metric="% retrain"),
+                          page.text_cell("")]
+            method = label.split(" (")[0] if role == "unlearned" else role
+            rows.append(page.row(cells, role=role, method=method,
                                  cls="ref" if role != "unlearned" else ""))
-        header = ["method", "runs", *[h for _, h, _ in cols], "time s", "% retrain"]
+        header = ["method", "runs", *[h for _, h, _ in cols], "time s", "% retrain", "verdict"]
         body.append(f"<h3>{page.esc(group_title(key))}</h3>"
-                    + page.table(header, rows, name=f"leaderboard {group_title(key)}"))
-    note = page.note("Mean ± std over seeds. Classifiers are ranked by Avg. Gap to the oracle "
-                     "(lower is better), language models by forget quality (higher is better).")
+                    + page.table(header, rows, name=f"leaderboard {group_title(key)}")
+                    + page.note(view.legend))
+    note = page.note("Mean ± std over seeds; each group is ranked by its kind's rule, stated "
+                     "under its table.")
     return page.section("leaderboard", "Leaderboard", note + "".join(body))
 
 

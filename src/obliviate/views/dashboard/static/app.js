@@ -157,6 +157,8 @@ async function load(requested) {
 function render(p) {
   $("#label-a").textContent = p.a.label;
   $("#label-b").textContent = p.b.label;
+  $("#verdict-a").textContent = "A " + p.verdicts.a;
+  $("#verdict-b").textContent = "B " + p.verdicts.b;
   const tbody = $("#summary tbody");
   tbody.replaceChildren();
   for (const row of p.summary) {
