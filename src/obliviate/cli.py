@@ -81,7 +81,11 @@ def default_home() -> Path:
 
 def _data_arguments(r: argparse.ArgumentParser) -> None:
     """Which data, and how it is split: what ``run``, ``sequence`` and ``split`` share."""
-    r.add_argument("--scenario", default="digits", help="one of {scenarios}")
+    r.add_argument("--scenario", default=None, help="one of {scenarios} (default: digits, or "
+                   "the --task's own)")
+    r.add_argument("--task", default=None, metavar="KIND",
+                   help="the kind of model your --data is for: classification (default), "
+                        "lm, ...; picks that kind's bundled scenario (obliviate list)")
     r.add_argument("--data", default=None, help="your own .npz (X, y) or .csv instead")
     r.add_argument("--label", default=None, help="label column of a CSV --data file")
     given = r.add_mutually_exclusive_group()
@@ -107,20 +111,26 @@ def _unlearning_arguments(r: argparse.ArgumentParser) -> None:
                    help="use the paper's defaults, not the scenario's preset")
     r.add_argument("--lora", action="store_true",
                    help="language models: unlearn through a LoRA adapter (PEFT), then merge it")
+    r.add_argument("--no-noise-floor", action="store_true",
+                   help="skip the independent exact retrain that measures how close to the "
+                        "oracle exact unlearning lands (saves one training)")
     r.add_argument("--json", action="store_true", help="print the record instead of a table")
 
 
 def _spec(args: argparse.Namespace) -> RunSpec:
+    from obliviate.kinds import scenario_name
     from obliviate.runner import RunSpec
 
-    return RunSpec(method=args.method, forget=args.forget, scenario=args.scenario,
+    return RunSpec(method=args.method, forget=args.forget,
+                   scenario=scenario_name(args.scenario, args.task),
                    seed=args.seed, overrides=parse_assignments(args.set),
                    model=args.model, data=args.data, label=args.label,
                    split_column=args.split_column, test=args.test,
                    use_preset=not args.no_preset, lora=args.lora,
                    attacks=tuple(args.attack.split(",")) if getattr(args, "attack", None)
                    else (),
-                   attack_overrides=_attack_overrides(getattr(args, "attack_set", [])))
+                   attack_overrides=_attack_overrides(getattr(args, "attack_set", [])),
+                   noise_floor=not args.no_noise_floor)
 
 
 def _attack_overrides(items: list[str]) -> dict[str, dict[str, object]]:

@@ -27,7 +27,10 @@ def fill_names(text: str) -> str:
 
 def split_listing(args: argparse.Namespace) -> str:
     """``obliviate split``: the source rows of each split, or one split's rows (``--rows``)."""
-    scenario = scenario_for(args.scenario, args.data, args.label, args.split_column, args.test)
+    from obliviate.kinds import scenario_name
+
+    scenario = scenario_for(scenario_name(args.scenario, args.task), args.data, args.label,
+                            args.split_column, args.test)
     if not isinstance(scenario, Scenario):
         raise ObliviateError(f"{scenario.name!r} splits by person, not by row: forget people "
                              "with --forget ids:A,B (member ids) or people:F")
