@@ -70,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.methods.split(",")
     home = args.home or Path(tempfile.mkdtemp(prefix="obliviate-bench-"))
     ws = Workspace(home)
-    for scenario, _, task, _ in SECTIONS:  # refuse before anything is trained
+    for scenario, forget, task, _ in SECTIONS:  # refuse before anything is trained
         if task == "classification":
-            check_held_out(scenario, methods, seeds)
+            check_held_out(scenario, methods, seeds, forget)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for scenario, forget, task, why in SECTIONS:
         if task != "classification":

@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ws = Workspace(args.home or Path(tempfile.mkdtemp(prefix="obliviate-lm-")))
     records: list[dict[str, Any]] = []
     methods = args.methods.split(",")
-    check_held_out(args.scenario, methods, [int(s) for s in args.seeds.split(",")])
+    check_held_out(args.scenario, methods, [int(s) for s in args.seeds.split(",")],
+                   args.forget)
     for seed in (int(s) for s in args.seeds.split(",")):
         trained = prepare(RunSpec(methods[0], args.forget, args.scenario, seed), ws,
                           progress=False)
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(args: argparse.Namespace, records: list[dict[str, Any]]) -> None:
     seeds = sorted({r["scenario"]["seed"] for r in records})
-    check_held_out(args.scenario, sorted({r["method"]["name"] for r in records}), seeds)
+    check_held_out(args.scenario, sorted({r["method"]["name"] for r in records}), seeds,
+                   args.forget)
     print(f"### {args.scenario} · forget {args.forget}; seeds {seeds}, mean ± std\n\n"
           f"```\n{leaderboard(records)}\n```\n")
     print("\n".join(f"- {line}" for line in bar_lines(records)))

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--seeds {args.seeds!r}: expected integers separated by commas, e.g. 3,4")
     spec = get_method(args.method)
     grid = settings(args.grid) if args.grid else [{}]
-    base = {} if args.no_preset else preset_for(args.scenario, args.method)
+    base = {} if args.no_preset else preset_for(args.scenario, args.method, args.forget)
     for s in grid:  # a bad field or value fails here, before anything is trained
         build_config(spec.config, {**base, **s})
     torch.set_num_threads(1)

@@ -41,10 +41,25 @@ def test_show_config_prints_exactly_the_dataclass_defaults(
 def test_every_preset_says_where_it_was_chosen() -> None:
     from obliviate.presets import CHOSEN_ON, chosen_on
 
-    assert set(PRESETS) <= set(CHOSEN_ON)
-    for (scenario, method), (where, seeds) in CHOSEN_ON.items():
-        assert where in SCENARIOS and seeds, (scenario, method)
-        assert chosen_on(scenario, method) == {"scenario": where, "seeds": list(seeds)}
+    from obliviate.presets import FORGET_PRESETS
+
+    assert set(PRESETS) | set(FORGET_PRESETS) <= set(CHOSEN_ON)
+    for key, (where, seeds) in CHOSEN_ON.items():
+        assert where in SCENARIOS and seeds, key
+        forget = f"{key[2]}:x" if len(key) == 3 else None
+        got = chosen_on(key[0], key[1], forget)
+        assert got is not None and got["scenario"] == where and got["seeds"] == list(seeds)
+
+
+def test_a_forget_kind_preset_wins_for_its_kind_only() -> None:
+    """SSD's digits preset is for class forgetting; random forgetting has its own."""
+    from obliviate.presets import FORGET_PRESETS, preset_for
+
+    assert preset_for("digits", "ssd", "random:0.1") == FORGET_PRESETS["digits", "ssd",
+                                                                       "random"]
+    assert preset_for("digits", "ssd", "class:3") == PRESETS["digits", "ssd"]
+    assert preset_for("digits", "ssd") == PRESETS["digits", "ssd"]
+    assert preset_for("digits", "retrain", "random:0.1") == {}
 
 
 def test_benchmark_refuses_seeds_a_preset_was_chosen_on(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,3 +78,11 @@ def test_benchmark_refuses_seeds_a_preset_was_chosen_on(monkeypatch: pytest.Monk
     with pytest.raises(ObliviateError, match=r"digits: 2 method/seed pairs .*ga \(seed 3\), "
                                              r"ga \(seed 4\)"):
         presets.check_held_out("digits", ["ga"], [3, 4])
+
+
+def test_forget_kind_presets_name_real_fields() -> None:
+    from obliviate.presets import FORGET_PRESETS
+
+    for (scenario, method, _), fields in FORGET_PRESETS.items():
+        assert scenario in SCENARIOS and method in METHODS
+        build_config(METHODS[method].config, fields)

@@ -18,7 +18,7 @@ from obliviate.presets import chosen_on, preset_for
 
 def method_config(method: MethodSpec, *, scenario: str, preset_scenario: str,
                   use_preset: bool, own_model: bool, model: str | None,
-                  overrides: Mapping[str, object],
+                  overrides: Mapping[str, object], forget: str | None = None,
                   ) -> tuple[Any, dict[str, object], dict[str, Any]]:
     """(config, preset, provenance): paper defaults, then a preset, then ``--set``.
 
@@ -29,7 +29,7 @@ def method_config(method: MethodSpec, *, scenario: str, preset_scenario: str,
     provenance says which, in words (``source``, for the run output) and where the preset
     was chosen (``preset_chosen_on``), for the record.
     """
-    preset = preset_for(preset_scenario, method.name) if use_preset and own_model else {}
+    preset = preset_for(preset_scenario, method.name, forget) if use_preset and own_model else {}
     if not use_preset:
         source = "the paper's defaults (--no-preset)"
     elif not own_model:
@@ -38,7 +38,7 @@ def method_config(method: MethodSpec, *, scenario: str, preset_scenario: str,
     elif not preset:
         source = f"the paper's defaults (no preset for {method.name} on {preset_scenario})"
     else:
-        where = chosen_on(preset_scenario, method.name) or {}
+        where = chosen_on(preset_scenario, method.name, forget) or {}
         why = "" if preset_scenario == scenario else (
             f" (your data: the preset of the bundled {preset_scenario} scenario)")
         source = (f"the paper's defaults with the {preset_scenario} preset{why}, chosen on "
@@ -46,7 +46,7 @@ def method_config(method: MethodSpec, *, scenario: str, preset_scenario: str,
     if overrides:
         source += f"; then --set {', '.join(f'{k}={v}' for k, v in overrides.items())}"
     provenance = {"source": source,
-                  "preset_chosen_on": chosen_on(preset_scenario, method.name) if preset
+                  "preset_chosen_on": chosen_on(preset_scenario, method.name, forget) if preset
                   else None}
     return build_config(method.config, {**preset, **overrides}), preset, provenance
 

@@ -144,7 +144,8 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
     cfg, preset, provenance = method_config(
         method, scenario=scenario.name, preset_scenario=spec.scenario if spec.data else
         scenario.name, use_preset=spec.use_preset, overrides=spec.overrides,
-        own_model=spec.model is None or spec.model == scenario.model, model=spec.model)
+        own_model=spec.model is None or spec.model == scenario.model, model=spec.model,
+        forget=exp.forget_spec)
     if spec.lora and not scenario.supports_lora:  # before any training, not after
         raise ObliviateError("--lora is for Hugging Face language models (the people "
                              "scenarios)")
