@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 import torch
 
-from obliviate.runner import Trained, Workspace
+from obliviate.runner import RunSpec, Trained, Workspace, prepare
 from obliviate.scenarios import SCENARIOS, ScenarioData
+from obliviate.tasks.causal_lm.scenario import GPT2Size, PeopleScenario
+from obliviate.tasks.causal_lm.training import LMRecipe
 from obliviate.tasks.classification.models import build_model
 from obliviate.tasks.classification.training import train
 
@@ -24,6 +26,12 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 
 TINY = replace(SCENARIOS["digits"], model="mlp", recipe=replace(SCENARIOS["digits"].recipe,
                                                                   epochs=10))
+# 6 fictitious people (2 forgotten), a 64-wide 2-block GPT-2 trained to 95% exact match.
+TINY_PEOPLE = PeopleScenario(name="people-tiny", description="tests", n_people=6, n_holdout=3,
+                             n_general=4, eval_people=3,
+                             recipe=LMRecipe(max_epochs=200, lr=5e-3, check_every=5,
+                                             warmup_steps=20),
+                             size=GPT2Size(n_embd=64, n_layer=2, n_head=2))
 
 
 def tiny_data(forget: str = "class:3", seed: int = 0) -> ScenarioData:
@@ -42,10 +50,8 @@ def train_pair(data: ScenarioData) -> Trained:
 def untrained_lm_pair(forget: str = "people:0.34") -> Trained:
     """The tiny people scenario (forget people:0.34) with untrained GPT-2s (no training: fast);
     the oracle is perturbed so its answers and truth ratios differ from the original's."""
-    from test_lm_pipeline import TINY  # imported only by the tests that ask for a language model
-
-    SCENARIOS["people-tiny"] = TINY  # so that run() finds the scenario by name
-    data = TINY.build(forget, 0)
+    SCENARIOS["people-tiny"] = TINY_PEOPLE  # so that run() finds the scenario by name
+    data = TINY_PEOPLE.build(forget, 0)
     original, oracle = data.new_model().eval(), data.new_model().eval()
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -99,3 +105,24 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     driver.set_page_load_timeout(20)
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="session")
+def tiny_people_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Trained, Workspace]:
+    """The tiny people scenario, forget 2 of 6 people, trained once per session: original,
+    oracle and noise floor (an independent retrain), in its own workspace."""
+    SCENARIOS["people-tiny"] = TINY_PEOPLE
+    ws = Workspace(tmp_path_factory.mktemp("lm"))
+    return prepare(RunSpec("ga", "people:0.34", "people-tiny", 0), ws, progress=False), ws
+
+
+@pytest.fixture(scope="session")
+def tiny_people(tiny_people_ws: tuple[Trained, Workspace]) -> Trained:
+    return tiny_people_ws[0]
+
+
+@pytest.fixture(scope="session")
+def digits_class3(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """``obliviate run --scenario digits --forget class:3``'s CNN pair (about 4 s)."""
+    ws = Workspace(tmp_path_factory.mktemp("contract"))
+    return prepare(RunSpec("ft", "class:3", "digits", 0, noise_floor=False), ws, progress=False)

@@ -80,9 +80,9 @@ def test_sweep_runs_each_setting_on_each_seed(
 ) -> None:
     """Two settings of gradient ascent on the tiny people scenario: two records, each with the
     config asked for on top of the paper's defaults, and one summary line per setting."""
+    from conftest import TINY_PEOPLE as TINY
     from obliviate.scenarios import SCENARIOS
     from obliviate.storage.records import read_record
-    from test_lm_pipeline import TINY
 
     monkeypatch.setitem(SCENARIOS, "people-tiny", TINY)
     assert sweep.main(["--scenario", "people-tiny", "--forget", "people:0.34", "--method", "ga",

@@ -11,27 +11,22 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY_PEOPLE
 from obliviate.runner import RunSpec, Trained, Workspace, prepare
 from obliviate.scenarios import SCENARIOS
 from obliviate.tasks.causal_lm.encoding import IGNORE, encode_qa, prompt_ids, to_split
 from obliviate.tasks.causal_lm.evaluation import evaluate_lm
 from obliviate.tasks.causal_lm.models import load_local_causal_lm
 from obliviate.tasks.causal_lm.probe import greedy
-from obliviate.tasks.causal_lm.scenario import GPT2Size, PeopleScenario
 from obliviate.tasks.causal_lm.task import CausalLMTask
-from obliviate.tasks.causal_lm.training import LMRecipe, exact_match
+from obliviate.tasks.causal_lm.training import exact_match
 
-TINY = PeopleScenario(name="people-tiny", description="tests", n_people=6, n_holdout=3,
-                      n_general=4, eval_people=3,
-                      recipe=LMRecipe(max_epochs=200, lr=5e-3, check_every=5, warmup_steps=20),
-                      size=GPT2Size(n_embd=64, n_layer=2, n_head=2))
+TINY = TINY_PEOPLE
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Trained, Workspace]:
-    SCENARIOS["people-tiny"] = TINY
-    ws = Workspace(tmp_path_factory.mktemp("lm"))
-    return prepare(RunSpec("ga", "people:0.34", "people-tiny", 0), ws, progress=False), ws
+def lm(tiny_people_ws: tuple[Trained, Workspace]) -> tuple[Trained, Workspace]:
+    return tiny_people_ws
 
 
 def test_models_memorise_and_oracle_never_saw_forget_people(

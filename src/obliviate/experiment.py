@@ -132,6 +132,10 @@ class Experiment(Protocol):
         """A group id per row: rows of one group are shown or held out together."""
         ...
 
+    def utility_rows(self) -> Split:
+        """Retained rows scored the same way, for utility checks (question rows for an LM)."""
+        ...
+
     def forget_score(self, model: nn.Module, rows: Split) -> float:
         """How much of ``rows`` the model still knows, in % (lower = more forgotten)."""
         ...

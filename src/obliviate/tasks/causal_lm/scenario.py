@@ -253,6 +253,9 @@ class PeopleData:
     def attack_rows(self) -> Split:
         return qa_rows(self.forget)
 
+    def utility_rows(self) -> Split:
+        return qa_rows(self.retain)
+
     def attack_groups(self, rows: Split) -> np.ndarray:
         """A fact is a group (every phrasing of one question), so relearning one phrasing
         never counts as recovering another phrasing of the same fact."""

@@ -190,6 +190,9 @@ class ScenarioData:
     def attack_rows(self) -> Split:
         return self.forget
 
+    def utility_rows(self) -> Split:
+        return self.retain
+
     def attack_groups(self, rows: Split) -> np.ndarray:
         return np.arange(len(rows))  # a sample is its own group
 
