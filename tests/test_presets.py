@@ -39,9 +39,7 @@ def test_show_config_prints_exactly_the_dataclass_defaults(
 
 
 def test_every_preset_says_where_it_was_chosen() -> None:
-    from obliviate.presets import CHOSEN_ON, chosen_on
-
-    from obliviate.presets import FORGET_PRESETS
+    from obliviate.presets import CHOSEN_ON, FORGET_PRESETS, chosen_on
 
     assert set(PRESETS) | set(FORGET_PRESETS) <= set(CHOSEN_ON)
     for key, (where, seeds) in CHOSEN_ON.items():
