@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from obliviate.config import build_config
+from obliviate.errors import DivergedError
 from obliviate.methods import get_method
 from obliviate.metrics.registry import headline
 from obliviate.presets import preset_for
@@ -131,18 +132,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.method} on {args.scenario} {args.forget}, on top of "
           f"{json.dumps(base) if base else 'the defaults'}", flush=True)
     runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(grid))}
+    diverged: dict[int, list[int]] = {i: [] for i in range(len(grid))}
     for seed in seeds:
         trained = prepare(RunSpec(args.method, args.forget, args.scenario, seed), ws,
                           progress=False)
         for i, s in enumerate(grid):
-            r, _ = run(RunSpec(args.method, args.forget, args.scenario, seed,
-                               overrides={**base, **s}, use_preset=False), ws,
-                       trained=trained, progress=False)
+            try:
+                r, _ = run(RunSpec(args.method, args.forget, args.scenario, seed,
+                                   overrides={**base, **s}, use_preset=False), ws,
+                           trained=trained, progress=False)
+            except DivergedError:  # a setting past the cliff is a result, not a crash
+                diverged[i].append(seed)
+                print(f"seed {seed} {json.dumps(s)}: diverged", flush=True)
+                continue
             runs[i].append(r)
             print(run_line(s, r), flush=True)
     print()
     for i, s in enumerate(grid):
-        print(summary_line(summary(s, runs[i])))
+        print(f"{json.dumps(s)}: diverged on seeds {diverged[i]}" if diverged[i] else
+              summary_line(summary(s, runs[i])))
     return 0
 
 
