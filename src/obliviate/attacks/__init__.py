@@ -34,11 +34,13 @@ class AttackSpec:
 
 
 ATTACKS: dict[str, AttackSpec] = {
-    "relearn": AttackSpec("relearn", relearn.RelearnConfig, ("classification", "lm"),
+    "relearn": AttackSpec("relearn", relearn.RelearnConfig,
+                          ("classification", "lm", "regression"),
                           "Hu et al. 2025, ICLR (targeted relearning attacks)",
                           "fine-tune a few steps on part of the forget set, test the rest",
                           relearn.attack),
-    "quantize": AttackSpec("quantize", quantize.QuantizeConfig, ("classification", "lm"),
+    "quantize": AttackSpec("quantize", quantize.QuantizeConfig,
+                           ("classification", "lm", "regression"),
                            "Zhang et al. 2025, ICLR (quantization recovers unlearned knowledge)",
                            "round weights to 8 and 4 bits per channel", quantize.attack),
     "forms": AttackSpec("forms", forms.FormsConfig, ("lm",),

@@ -8,14 +8,16 @@ Every ``unlearn`` has the signature
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from obliviate.errors import ObliviateError
 from obliviate.methods import (
     bad_teacher,
+    blindspot,
     finetune,
     flat,
+    gaussian_ft,
     grad_ascent,
     grad_diff,
     idkpo,
@@ -46,6 +48,7 @@ class MethodSpec:
 # Written against the Task interface only, so they run on a causal LM unchanged.
 BOTH = ("classification", "causal_lm")
 LM = ("causal_lm",)
+REG = ("regression",)
 
 METHODS: dict[str, MethodSpec] = {
     "ft": MethodSpec("ft", finetune.FinetuneConfig, finetune.unlearn, BOTH,
@@ -87,7 +90,24 @@ METHODS: dict[str, MethodSpec] = {
                       "Cha et al. 2025, ICLR (LoKU's inverted hinge loss)"),
     "flat": MethodSpec("flat", flat.FLATConfig, flat.unlearn, LM,
                        "Wang et al. 2025, ICLR (FLAT, f-divergence with forget data only)"),
+    # -- regression unlearning (Tarun et al. 2023) --
+    "blindspot": MethodSpec("blindspot", blindspot.BlindspotConfig, blindspot.unlearn, REG,
+                            "Tarun et al. 2023, ICML (Deep Regression Unlearning: Blindspot)"),
+    "gaussian_ft": MethodSpec("gaussian_ft", gaussian_ft.GaussianFTConfig, gaussian_ft.unlearn,
+                              REG, "Tarun et al. 2023, ICML (Deep Regression Unlearning: "
+                              "Gaussian fine-tuning)"),
 }
+
+# Regression runs the generic methods whose objective is a sum of per-sample losses (or, for
+# SSD, squared gradients of them) and random targets: fine-tuning on D_r (ft, l1_sparse),
+# ascent on D_f (ga, neggrad+: like cross-entropy, the squared error is unbounded above, so
+# they need their presets' step sizes), exact retraining, relabelling (rl, salun) with targets
+# drawn from the training targets' Gaussian (RegressionTask.alternative_targets), and SSD's
+# Fisher diagonal. Not bad_teacher or scrub: they distil a softmax over the outputs, and a
+# softmax over one output is constant (zero divergence, zero gradient); Blindspot is the
+# regression form of bad teaching. SSD's class-sorted full_order values need class labels.
+for _name in ("ft", "ga", "retrain", "rl", "neggrad+", "l1_sparse", "ssd", "salun"):
+    METHODS[_name] = replace(METHODS[_name], tasks=(*METHODS[_name].tasks, *REG))
 
 
 def get_method(name: str, task: str | None = None) -> MethodSpec:

@@ -37,10 +37,12 @@ class MetricInfo:
 
 CLS = ("classification",)
 LM = ("lm",)
+REG = ("regression",)
 _SALUN = "SalUn / Unlearn-Sparse result tables (Fan et al. 2024; Jia et al. 2023)"
 _TOFU = "locuslab/tofu evaluate_util.py, aggregate_eval_stat.py"
 _MUSE = "swj0419/muse_bench eval.py, metrics/*.py"
 _OU = "locuslab/open-unlearning src/evals/metrics"
+_DRU = "Tarun et al. 2023, ayushkumartarun/deep-regression-unlearning"
 
 
 def _m(name: str, description: str, unit: str, higher: bool, kinds: tuple[str, ...],
@@ -69,7 +71,7 @@ METRICS: dict[str, MetricInfo] = dict([
        departures=("computed in log space so saturated logits (gaps of hundreds) stay "
                    "finite and <= ln 2",)),
     _m("RTE", "run time of the unlearning call (wall seconds)", "s", False,
-       ("classification", "lm"), "Jia et al. 2023 (run-time efficiency)"),
+       ("classification", "lm", "regression"), "Jia et al. 2023 (run-time efficiency)"),
     # -- language models: TOFU (Maini et al. 2024) --
     _m("Forget quality", "p-value of the KS test between the forget questions' truth ratios "
        "under the unlearned model and under the oracle (>= 0.05: indistinguishable)", "p",
@@ -129,6 +131,36 @@ METRICS: dict[str, MetricInfo] = dict([
        False, LM, _OU + "/memorization.py (extraction_strength)", oracle_is_target=True,
        departures=("reaches 0 when no prefix reproduces the rest; open-unlearning's loop "
                    "floors at 1/|a| there",)),
+    # -- regression (Tarun et al. 2023's adaptations of the classifier metrics) --
+    *(_m(f"{m} ({s})", f"{what} on the {name} set {s}", unit, False, REG, _DRU,
+         oracle_is_target=s == "D_f")
+      for m, what, unit in (("MSE", "mean squared error", "y²"),
+                            ("MAE", "mean absolute error", "y"))
+      for s, name in (("D_f", "forget"), ("D_r", "retain"), ("D_t", "test"))),
+    *(_m(f"nMAE ({s})", f"MAE on the {name} set {s} in % of the training targets' standard "
+         "deviation (the gap's unit)", "%", False, REG, _DRU,
+         oracle_is_target=s == "D_f")
+      for s, name in (("D_f", "forget"), ("D_r", "retain"), ("D_t", "test"))),
+    *(_m(f"R² ({s})", f"coefficient of determination on the {name} set {s} (its own "
+         "variance, as sklearn.metrics.r2_score; undefined for constant targets)", "R²", True,
+         REG, "sklearn.metrics.r2_score", oracle_is_target=s == "D_f")
+      for s, name in (("D_f", "forget"), ("D_r", "retain"), ("D_t", "test"))),
+    _m("MIA-Eff (loss)", "MIA-Efficacy on the loss: % of D_f a loss-threshold attack "
+       "(members D_r, non-members D_t) calls non-members", "%", True, REG,
+       _DRU + " metrics.py get_membership_attack_prob (attack on each sample's loss)",
+       oracle_is_target=True,
+       departures=("Yeom et al.'s loss threshold (the best TPR - FPR) instead of an RBF SVM, "
+                   "which calls losses beyond its fitting range members by its bias",
+                   "members are |D_t| samples of D_r and the non-member share of D_f is "
+                   "reported (MIA-Efficacy), not the member share over a sample of all "
+                   "training data")),
+    *(_m(f"W1 ({s})", f"Wasserstein distance between the model's and the oracle's "
+         f"predictions on {s} (target units)", "y", False, REG,
+         _DRU + " notebooks (scipy.stats.wasserstein_distance)")
+      for s in ("D_f", "D_t")),
+    _m("Gap", "gap to the oracle: mean |unlearned - oracle| over nMAE on D_f, D_r, D_t and "
+       "MIA-Eff (loss), all in points", "pp", False, REG,
+       "(ours: the regression form of SalUn's Avg. Gap)", headline=True),
     # -- shadow-model attacks (obliviate run --attack shadow), classifiers --
     _m("challenge forgetting quality F", "NeurIPS 2023 unlearning challenge: mean over D_f "
        "of 2^-floor(eps/0.5) from K unlearned vs K retrained models", "score", True, CLS,

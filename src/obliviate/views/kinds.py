@@ -20,6 +20,7 @@ from obliviate.views.verdict import (
     headline_verdict,
     lm_verdict,
 )
+from obliviate.views.verdict_regression import TOLERANCE, regression_verdict
 
 Record = dict[str, Any]
 
@@ -76,6 +77,18 @@ _LM_LEGEND = (
     "and not ranked. Noise floor: an exact retrain from another initialisation. time s / % "
     "retrain: the unlearning call's wall time and its share of the oracle's training time.")
 
+_REGRESSION_LEGEND = (
+    "nMAE forget / retain / test: mean absolute error on the forget, retain and test set, in "
+    "% of the training targets' standard deviation (the target's units in the run table); "
+    "R² test: coefficient of determination on the test set; MIA-Eff: % of the forget set a "
+    "membership attack on each sample's error calls unseen; Gap: mean |method - oracle| over "
+    "the three nMAE and MIA-Eff, in points (lower is better; ranked by it). The target for "
+    "the forget columns is the oracle's value. Noise floor: an exact retrain from another "
+    "initialisation, as far from the oracle as exact unlearning lands. Marks: the run's "
+    f"verdict (forget error within max(noise floor, {TOLERANCE:g} point) of the oracle's; "
+    "retain and test errors no more than that above it). time s / % retrain: the unlearning "
+    "call's wall time and its share of the oracle's training time.")
+
 VIEWS: dict[str, KindView] = {
     "classification": KindView(
         label="", columns=(("UA", "UA", 2), ("RA", "RA", 2), ("TA", "TA", 2),
@@ -88,6 +101,12 @@ VIEWS: dict[str, KindView] = {
                  ("PrivLeak", "PrivLeak", 1)),
         relative=("Model utility", "MU/orig"), legend=_LM_LEGEND, verdict=lm_verdict,
         gate=_utility_gate),
+    "regression": KindView(
+        label="regression",
+        columns=(("nMAE (D_f)", "nMAE forget", 2), ("nMAE (D_r)", "nMAE retain", 2),
+                 ("nMAE (D_t)", "nMAE test", 2), ("R² (D_t)", "R² test", 3),
+                 ("MIA-Eff (loss)", "MIA-Eff", 2), ("Gap", "Gap", 2)),
+        legend=_REGRESSION_LEGEND, verdict=regression_verdict),
 }
 
 
