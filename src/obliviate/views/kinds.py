@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from obliviate.metrics.registry import METRICS, headline
+from obliviate.views import graph_view
 from obliviate.views.verdict import (
     UTILITY_SHARE,
     Verdict,
@@ -88,6 +89,8 @@ VIEWS: dict[str, KindView] = {
                  ("PrivLeak", "PrivLeak", 1)),
         relative=("Model utility", "MU/orig"), legend=_LM_LEGEND, verdict=lm_verdict,
         gate=_utility_gate),
+    "graph": KindView(label="graph", columns=graph_view.COLUMNS, legend=graph_view.LEGEND,
+                      verdict=graph_view.graph_verdict),
 }
 
 
