@@ -11,11 +11,12 @@ posteriors) and feature-based knowledge (MSE between node embeddings):
     Loss_r = KL(p_preserver || p_student) + w_feat * MSE(h_student, h_preserver)   on D_r
     Loss_f = KL(p_destroyer || p_student) + w_feat * MSE(h_student, h_destroyer)   on D_f
 
-Written against the graph ``Task``: D_r is the retained training nodes on the retained
-graph, D_f the deleted nodes on the training graph (for an edge request: the training
-nodes at the ends of the deleted edges), so each teacher's knowledge is read where its part
-of the graph lives. Every step is a full-graph step over all of D_r and D_f, as the paper's
-GNNs are trained.
+On the graph task: the student learns D_r (the retained training nodes) on the retained
+graph and D_f (the deleted nodes; for an edge request, the training nodes at the ends of the
+deleted edges) on the training graph, where the deleted elements are; the preserver's
+knowledge of D_r is read on the complete graph (``retained_from``), the destroyer's of D_f
+on the training graph. Every step is a full-graph step over all of D_r and D_f, as the
+paper's GNNs are trained.
 
 Sources, field by field. We could read the paper's abstract and summary (the loss above,
 both kinds of knowledge, the preserver/destroyer split) but not its experimental section;
@@ -37,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from obliviate.errors import ObliviateError
 from obliviate.losses import kl_to_teacher
 from obliviate.methods.common import (
     check_fraction,
@@ -45,9 +47,12 @@ from obliviate.methods.common import (
     device_of,
     fresh_weights,
 )
+from obliviate.tasks.graph.graphs import TRAINING
+from obliviate.tasks.graph.task import GraphTask
 from obliviate.types import Batch, Split, Task, UnlearnData, UnlearnResult
 
 INITS = ("random", "original")
+READS = ("complete", "retained")
 _DESTROYER_STREAM = 0x64657374  # "dest": the destroyer's weights, apart from the student's
 
 
@@ -63,6 +68,10 @@ class D2DGNConfig:
     # hidden layer; OpenGU matches every layer's output)
     student_init: str = "random"  # OpenGU: self.model.reset_parameters() before distilling;
     # "original": start from the original's weights instead (cheaper, ours)
+    retained_from: str = "complete"  # where the preserver's knowledge of D_r is read: the
+    # complete (training) graph, whose knowledge the paper divides, as OpenGU reads it
+    # (``self.preserver.model(self.data.x, self.data.edge_index)``); "retained": the graph
+    # after the deletion
 
     def __post_init__(self) -> None:
         check_positive("D2DGNConfig", epochs=self.epochs, lr=self.lr,
@@ -73,6 +82,9 @@ class D2DGNConfig:
         if self.student_init not in INITS:
             raise ValueError(f"D2DGNConfig: student_init={self.student_init!r}; valid: "
                              f"{', '.join(INITS)}")
+        if self.retained_from not in READS:
+            raise ValueError(f"D2DGNConfig: retained_from={self.retained_from!r}; valid: "
+                             f"{', '.join(READS)}")
 
 
 def d2dgn_loss(student: tuple[torch.Tensor, torch.Tensor],
@@ -97,6 +109,13 @@ def d2dgn_loss(student: tuple[torch.Tensor, torch.Tensor],
 
 def _whole(split: Split, dev: torch.device) -> Batch:
     return Batch(split.inputs, split.targets, split.mask).to(dev)
+
+
+def _on_complete_graph(batch: Batch) -> Batch:
+    """The batch's nodes on the training graph (``tasks.graph.task``: column 1 is the view)."""
+    inputs = batch.inputs.clone()
+    inputs[:, 1] = TRAINING
+    return Batch(inputs, batch.targets, batch.mask)
 
 
 def _knowledge(task: Task, model: nn.Module, batch: Batch, cfg: D2DGNConfig,
@@ -126,8 +145,12 @@ def unlearn(model: nn.Module, data: UnlearnData, cfg: D2DGNConfig, *, task: Task
     if cfg.student_init == "random":
         fresh_weights(model, seed)  # as retrain starts: the run's seed
     retain, forget = _whole(data.retain, dev), _whole(data.forget, dev)
+    if not isinstance(task, GraphTask):
+        raise ObliviateError(f"d2dgn distils node outputs of a graph; the {task.name!r} task "
+                             "has none")
     with torch.no_grad():
-        kept = _knowledge(task, preserver, retain, cfg)
+        kept = _knowledge(task, preserver, retain if cfg.retained_from == "retained" else
+                          _on_complete_graph(retain), cfg)
         deleted = _knowledge(task, destroyer, forget, cfg)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
                            weight_decay=cfg.weight_decay)
