@@ -13,6 +13,7 @@ DEFAULT_SCENARIO: dict[str, str] = {
     "classification": "digits",
     "lm": "people",
     "regression": "diabetes",
+    "graph": "sbm",
 }
 
 

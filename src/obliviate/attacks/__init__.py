@@ -27,7 +27,7 @@ MARGIN = 10.0
 class AttackSpec:
     name: str
     config: type
-    kinds: tuple[str, ...]  # "classification" and/or "lm"
+    kinds: tuple[str, ...]  # "classification", "lm", "graph"
     paper: str
     description: str
     run: Callable[..., dict[str, Any]]  # (target, cfg), or (target, pairs, cfg) for shadow
@@ -35,7 +35,7 @@ class AttackSpec:
 
 ATTACKS: dict[str, AttackSpec] = {
     "relearn": AttackSpec("relearn", relearn.RelearnConfig,
-                          ("classification", "lm", "regression"),
+                          ("classification", "lm", "regression", "graph"),
                           "Hu et al. 2025, ICLR (targeted relearning attacks)",
                           "fine-tune a few steps on part of the forget set, test the rest",
                           relearn.attack),

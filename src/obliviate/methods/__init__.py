@@ -15,6 +15,7 @@ from obliviate.errors import ObliviateError
 from obliviate.methods import (
     bad_teacher,
     blindspot,
+    d2dgn,
     finetune,
     flat,
     gaussian_ft,
@@ -45,8 +46,8 @@ class MethodSpec:
     paper: str
 
 
-# Written against the Task interface only, so they run on a causal LM unchanged.
-BOTH = ("classification", "causal_lm")
+# Written against the Task interface only, so they run on a causal LM and a graph unchanged.
+BOTH = ("classification", "causal_lm", "graph")
 LM = ("causal_lm",)
 REG = ("regression",)
 
@@ -73,6 +74,10 @@ METHODS: dict[str, MethodSpec] = {
                       "Foster et al. 2024, AAAI (selective synaptic dampening)"),
     "salun": MethodSpec("salun", salun.SalUnConfig, salun.unlearn, BOTH,
                         "Fan et al. 2024, ICLR (SalUn, saliency-masked random labels)"),
+    # -- graph unlearning --
+    "d2dgn": MethodSpec("d2dgn", d2dgn.D2DGNConfig, d2dgn.unlearn, ("graph",),
+                        "Sinha et al. 2023 (Distill to Delete, D2DGN: distillation from a "
+                        "preserver and a destroyer)"),
     # -- language-model unlearning (TOFU / MUSE / WMDP family) --
     "grad_diff": MethodSpec("grad_diff", grad_diff.GradDiffConfig, grad_diff.unlearn, LM,
                             "Liu et al. 2022, CoLLAs; TOFU's GradDiff (Maini et al. 2024)"),

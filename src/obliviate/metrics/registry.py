@@ -38,6 +38,7 @@ class MetricInfo:
 CLS = ("classification",)
 LM = ("lm",)
 REG = ("regression",)
+GRAPH = ("graph",)
 _SALUN = "SalUn / Unlearn-Sparse result tables (Fan et al. 2024; Jia et al. 2023)"
 _TOFU = "locuslab/tofu evaluate_util.py, aggregate_eval_stat.py"
 _MUSE = "swj0419/muse_bench eval.py, metrics/*.py"
@@ -49,6 +50,26 @@ def _m(name: str, description: str, unit: str, higher: bool, kinds: tuple[str, .
        reference: str, **kw: object) -> tuple[str, MetricInfo]:
     return name, MetricInfo(name, description, unit, higher, kinds, reference, **kw)  # type: ignore[arg-type]
 
+
+_GU = "GNNDelete (Cheng et al. 2023) / D2DGN (Sinha et al. 2023) node-unlearning evaluations"
+_GRAPH_METRICS = [
+    _m("Forget acc", "accuracy on the forget nodes (deleted nodes, nodes whose features were "
+       "deleted, or the training endpoints of deleted edges), queried on the training graph",
+       "%", False, GRAPH, _GU, oracle_is_target=True),
+    _m("Retain acc", "accuracy on the retained training nodes, on the retained graph", "%",
+       True, GRAPH, _GU),
+    _m("Test acc", "accuracy on the test nodes, on the retained graph", "%", True, GRAPH, _GU),
+    _m("Link AUC", "link stealing (He et al. 2021, Attack-0, correlation distance of "
+       "posteriors): ROC-AUC telling the deleted edges from as many never-linked node pairs, "
+       "on the retained edges; none for a feature request", "%", False, GRAPH,
+       "He et al. 2021, USENIX Security (Stealing Links from Graph Neural Networks)",
+       oracle_is_target=True,
+       departures=("a constant posterior is at correlation distance 1 (scipy: NaN)",
+                   "as many never-linked pairs as deleted edges, drawn once per run seed")),
+    _m("Graph gap", "mean |model - oracle| over Forget acc, Retain acc, Test acc and Link AUC "
+       "(the three accuracies for a feature request)", "pp", False, GRAPH,
+       "(ours: Avg. Gap's rule, SalUn, over the graph metrics)", headline=True),
+]
 
 # Display order: the SalUn tables' order, then TOFU's, then MUSE's, then memorization.
 METRICS: dict[str, MetricInfo] = dict([
@@ -71,7 +92,8 @@ METRICS: dict[str, MetricInfo] = dict([
        departures=("computed in log space so saturated logits (gaps of hundreds) stay "
                    "finite and <= ln 2",)),
     _m("RTE", "run time of the unlearning call (wall seconds)", "s", False,
-       ("classification", "lm", "regression"), "Jia et al. 2023 (run-time efficiency)"),
+       ("classification", "lm", "regression", "graph"),
+       "Jia et al. 2023 (run-time efficiency)"),
     # -- language models: TOFU (Maini et al. 2024) --
     _m("Forget quality", "p-value of the KS test between the forget questions' truth ratios "
        "under the unlearned model and under the oracle (>= 0.05: indistinguishable)", "p",
@@ -175,6 +197,8 @@ METRICS: dict[str, MetricInfo] = dict([
        "K unlearned from K retrained models (ideal 50)", "%", False, CLS,
        "Hayes et al. 2024 (U-LiRA)",
        departures=("leave-one-pair-out Gaussian fits on K models per group, not hundreds",)),
+    # -- graphs: node classification with a GCN (tasks/graph/evaluation.py) --
+    *_GRAPH_METRICS,
 ])
 
 

@@ -12,12 +12,16 @@ from obliviate.tasks.classification.forget import SELECTORS
 from obliviate.tasks.classification.scenario import Scenario, ScenarioData, check_splits
 from obliviate.tasks.classification.split import GivenSplit, from_column, from_test_file, positions
 from obliviate.tasks.classification.user import load_user_data, load_user_pool
+from obliviate.tasks.graph.bundled import graph_scenarios
+from obliviate.tasks.graph.scenario import GraphData, GraphScenario
 from obliviate.tasks.regression.data import diabetes_pool, synthetic_pool
 from obliviate.tasks.regression.forget import SELECTORS as REGRESSION_SELECTORS
 from obliviate.tasks.regression.scenario import RegressionData, RegressionScenario
 from obliviate.types import TrainRecipe
 
-SCENARIOS: dict[str, Scenario | PeopleScenario | RegressionScenario] = {
+AnyScenario = Scenario | PeopleScenario | RegressionScenario | GraphScenario
+
+SCENARIOS: dict[str, AnyScenario] = {
     "digits": Scenario(
         name="digits",
         description="scikit-learn's 8x8 digits (1,797 images, 10 classes); small CNN or MLP",
@@ -52,13 +56,14 @@ SCENARIOS: dict[str, Scenario | PeopleScenario | RegressionScenario] = {
         # oracle's 289), at the cost of its test error (46 against 15).
         load=synthetic_pool, outlier_share=0.05,
         recipe=TrainRecipe(epochs=300, lr=0.01, batch_size=32, weight_decay=0.0)),
+    **graph_scenarios(),
 }
 # The forget sets `obliviate list` and --help name: the classifiers', and regression's own.
 SELECTORS = {**SELECTORS, **{k: v for k, v in REGRESSION_SELECTORS.items()
                              if k not in SELECTORS}}
 
 
-def get_scenario(name: str) -> Scenario | PeopleScenario | RegressionScenario:
+def get_scenario(name: str) -> AnyScenario:
     if name not in SCENARIOS:
         raise ObliviateError(f"unknown scenario {name!r}; valid scenarios: {', '.join(SCENARIOS)}"
                              " (or --data PATH for your own data)")
@@ -89,7 +94,7 @@ def user_scenario(path: str, label: str | None, split_column: str | None = None,
 
 def scenario_for(name: str, data: str | None, label: str | None = None,
                  split_column: str | None = None, test: str | None = None,
-                 ) -> Scenario | PeopleScenario | RegressionScenario:
+                 ) -> AnyScenario:
     """Scenario ``name``, or the user's ``data`` file split as ``split_column`` or ``test``
     say (``RunSpec``'s fields of the same names)."""
     own_split = split_column is not None or test is not None
@@ -106,7 +111,7 @@ __all__ = ["SCENARIOS", "SELECTORS", "PeopleData", "PeopleScenario", "Regression
            "get_scenario", "scenario_for", "user_scenario"]
 
 
-def _conforms(c: ScenarioData, lm: PeopleData, reg: RegressionData,
-              ) -> tuple[Experiment, Experiment, Experiment]:
+def _conforms(c: ScenarioData, lm: PeopleData, reg: RegressionData, g: GraphData,
+              ) -> tuple[Experiment, Experiment, Experiment, Experiment]:
     """Never called: mypy checks here that every kind's built scenario is an Experiment."""
-    return c, lm, reg
+    return c, lm, reg, g

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from obliviate.metrics.registry import METRICS, headline
+from obliviate.views import graph_view
 from obliviate.views.verdict import (
     UTILITY_SHARE,
     Verdict,
@@ -107,6 +108,8 @@ VIEWS: dict[str, KindView] = {
                  ("nMAE (D_t)", "nMAE test", 2), ("R² (D_t)", "R² test", 3),
                  ("MIA-Eff (loss)", "MIA-Eff", 2), ("Gap", "Gap", 2)),
         legend=_REGRESSION_LEGEND, verdict=regression_verdict),
+    "graph": KindView(label="graph", columns=graph_view.COLUMNS, legend=graph_view.LEGEND,
+                      verdict=graph_view.graph_verdict),
 }
 
 

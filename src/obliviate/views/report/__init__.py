@@ -13,13 +13,14 @@ from typing import TextIO
 
 from obliviate.errors import ObliviateError
 from obliviate.storage.atomic import atomic_write
-from obliviate.views.report import classifier, lm, overview, page, regression
+from obliviate.views.report import classifier, graph, lm, overview, page, regression
 from obliviate.views.report.load import Run, StorePaths, load_runs
 
 __all__ = ["SECTIONS", "Run", "build_report", "load_runs", "write_report"]
 
 SECTIONS = ("leaderboard", "tradeoff", "per-class", "mia", "attacks", "efficiency",
-            "lm-tradeoff", "truth-ratio", "examples", "regression-tradeoff", "predictions")
+            "lm-tradeoff", "truth-ratio", "examples", "regression-tradeoff", "predictions",
+            "links")
 
 
 def build_report(runs: Sequence[Run], title: str = "obliviate report") -> str:
@@ -38,7 +39,8 @@ def build_report(runs: Sequence[Run], title: str = "obliviate report") -> str:
                 classifier.per_class_section(runs), mia, overview.attacks_section(runs),
                 overview.efficiency_section(runs), lm.tradeoff_section(runs),
                 lm.truth_ratio_section(runs), lm.examples_section(runs),
-                regression.tradeoff_section(runs), regression.predictions_section(runs)]
+                regression.tradeoff_section(runs), regression.predictions_section(runs),
+                graph.links_section(runs)]
     kinds = sorted({r.kind for r in runs})
     intro = page.note(f"{len(runs)} run(s) ({', '.join(kinds)}), generated "
                       f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from run records "

@@ -26,7 +26,7 @@ def _xy(metrics: dict[str, Any], role: str) -> tuple[float, float]:
 
 
 def tradeoff_section(runs: Sequence[Run]) -> str:
-    runs = _classifier(runs)
+    runs = [r for r in _classifier(runs) if "UA" in r.record["metrics"]]  # UA-TA runs only
     body = [page.note(
         "Forgetting against utility, one point per run: x is how far the unlearned model's UA "
         "(100 − forget accuracy) is from the oracle's, in points (0 = forgets exactly as much "
