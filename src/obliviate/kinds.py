@@ -12,6 +12,7 @@ from obliviate.errors import ObliviateError
 DEFAULT_SCENARIO: dict[str, str] = {
     "classification": "digits",
     "lm": "people",
+    "recommendation": "recsys-small",
 }
 
 

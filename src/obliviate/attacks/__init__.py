@@ -34,7 +34,8 @@ class AttackSpec:
 
 
 ATTACKS: dict[str, AttackSpec] = {
-    "relearn": AttackSpec("relearn", relearn.RelearnConfig, ("classification", "lm"),
+    "relearn": AttackSpec("relearn", relearn.RelearnConfig,
+                          ("classification", "lm", "recommendation"),
                           "Hu et al. 2025, ICLR (targeted relearning attacks)",
                           "fine-tune a few steps on part of the forget set, test the rest",
                           relearn.attack),

@@ -21,6 +21,7 @@ from obliviate.methods import (
     idkpo,
     ihl,
     l1_sparse,
+    mmrecun,
     neggrad_plus,
     npo,
     random_label,
@@ -43,8 +44,9 @@ class MethodSpec:
     paper: str
 
 
-# Written against the Task interface only, so they run on a causal LM unchanged.
-BOTH = ("classification", "causal_lm")
+# Written against the Task interface only, so they run on a causal LM and a ranking task
+# (recommendation: BPR rows, tasks/recommendation/task.py) unchanged.
+BOTH = ("classification", "causal_lm", "recommendation")
 LM = ("causal_lm",)
 
 METHODS: dict[str, MethodSpec] = {
@@ -87,6 +89,9 @@ METHODS: dict[str, MethodSpec] = {
                       "Cha et al. 2025, ICLR (LoKU's inverted hinge loss)"),
     "flat": MethodSpec("flat", flat.FLATConfig, flat.unlearn, LM,
                        "Wang et al. 2025, ICLR (FLAT, f-divergence with forget data only)"),
+    # -- recommendation unlearning --
+    "mmrecun": MethodSpec("mmrecun", mmrecun.MMRecUnConfig, mmrecun.unlearn, ("recommendation",),
+                          "Sinha et al. 2025, AAAI (MMRecUn, reverse + forward BPR)"),
 }
 
 

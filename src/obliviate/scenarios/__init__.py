@@ -12,9 +12,12 @@ from obliviate.tasks.classification.forget import SELECTORS
 from obliviate.tasks.classification.scenario import Scenario, ScenarioData, check_splits
 from obliviate.tasks.classification.split import GivenSplit, from_column, from_test_file, positions
 from obliviate.tasks.classification.user import load_user_data, load_user_pool
+from obliviate.tasks.recommendation.scenario import RecData, RecScenario
 from obliviate.types import TrainRecipe
 
-SCENARIOS: dict[str, Scenario | PeopleScenario] = {
+AnyScenario = Scenario | PeopleScenario | RecScenario
+
+SCENARIOS: dict[str, AnyScenario] = {
     "digits": Scenario(
         name="digits",
         description="scikit-learn's 8x8 digits (1,797 images, 10 classes); small CNN or MLP",
@@ -32,10 +35,15 @@ SCENARIOS: dict[str, Scenario | PeopleScenario] = {
     "people-small": PeopleScenario(
         name="people-small", n_people=40, n_holdout=10, n_general=20,
         description="the people scenario with 40 people: the demo's and the tests' size"),
+    "recsys-small": RecScenario(
+        name="recsys-small",
+        description="implicit feedback from latent factors (200 users x 300 items, ~5,000 "
+                    "interactions, item side features); BPR-MF; --forget user:U, item:I, "
+                    "random:F"),
 }
 
 
-def get_scenario(name: str) -> Scenario | PeopleScenario:
+def get_scenario(name: str) -> AnyScenario:
     if name not in SCENARIOS:
         raise ObliviateError(f"unknown scenario {name!r}; valid scenarios: {', '.join(SCENARIOS)}"
                              " (or --data PATH for your own data)")
@@ -66,7 +74,7 @@ def user_scenario(path: str, label: str | None, split_column: str | None = None,
 
 def scenario_for(name: str, data: str | None, label: str | None = None,
                  split_column: str | None = None, test: str | None = None,
-                 ) -> Scenario | PeopleScenario:
+                 ) -> AnyScenario:
     """Scenario ``name``, or the user's ``data`` file split as ``split_column`` or ``test``
     say (``RunSpec``'s fields of the same names)."""
     own_split = split_column is not None or test is not None
@@ -83,6 +91,7 @@ __all__ = ["SCENARIOS", "SELECTORS", "PeopleData", "PeopleScenario", "Scenario",
            "get_scenario", "scenario_for", "user_scenario"]
 
 
-def _conforms(c: ScenarioData, lm: PeopleData) -> tuple[Experiment, Experiment]:
+def _conforms(c: ScenarioData, lm: PeopleData, rec: RecData,
+              ) -> tuple[Experiment, Experiment, Experiment]:
     """Never called: mypy checks here that every kind's built scenario is an Experiment."""
-    return c, lm
+    return c, lm, rec

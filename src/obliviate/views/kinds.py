@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from obliviate.metrics.registry import METRICS, headline
+from obliviate.views.recommendation import LEGEND as _REC_LEGEND
+from obliviate.views.recommendation import recommendation_verdict
 from obliviate.views.verdict import (
     UTILITY_SHARE,
     Verdict,
@@ -88,6 +90,12 @@ VIEWS: dict[str, KindView] = {
                  ("PrivLeak", "PrivLeak", 1)),
         relative=("Model utility", "MU/orig"), legend=_LM_LEGEND, verdict=lm_verdict,
         gate=_utility_gate),
+    "recommendation": KindView(
+        label="recommender",
+        columns=(("Recall@20", "Recall@20", 2), ("NDCG@20", "NDCG@20", 2),
+                 ("Forget rank", "Forget rank", 2), ("Hit@20 (D_f)", "Hit@20 D_f", 2),
+                 ("MIA-Eff (interactions)", "MIA-Eff", 2), ("Rec.Gap", "Rec.Gap", 2)),
+        legend=_REC_LEGEND, verdict=recommendation_verdict),
 }
 
 

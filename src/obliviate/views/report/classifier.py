@@ -17,7 +17,7 @@ _NONE = "No classifier runs in this report."
 
 
 def _classifier(runs: Sequence[Run]) -> list[Run]:
-    return [r for r in runs if r.kind != "lm"]
+    return [r for r in runs if r.kind == "classification"]
 
 
 def _xy(metrics: dict[str, Any], role: str) -> tuple[float, float]:
