@@ -14,6 +14,7 @@ DEFAULT_SCENARIO: dict[str, str] = {
     "lm": "people",
     "regression": "diabetes",
     "graph": "sbm",
+    "recommendation": "recsys-small",
 }
 
 

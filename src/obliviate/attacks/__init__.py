@@ -35,7 +35,7 @@ class AttackSpec:
 
 ATTACKS: dict[str, AttackSpec] = {
     "relearn": AttackSpec("relearn", relearn.RelearnConfig,
-                          ("classification", "lm", "regression", "graph"),
+                          ("classification", "lm", "regression", "graph", "recommendation"),
                           "Hu et al. 2025, ICLR (targeted relearning attacks)",
                           "fine-tune a few steps on part of the forget set, test the rest",
                           relearn.attack),

@@ -24,6 +24,7 @@ from obliviate.methods import (
     idkpo,
     ihl,
     l1_sparse,
+    mmrecun,
     neggrad_plus,
     npo,
     random_label,
@@ -46,8 +47,9 @@ class MethodSpec:
     paper: str
 
 
-# Written against the Task interface only, so they run on a causal LM and a graph unchanged.
-BOTH = ("classification", "causal_lm", "graph")
+# Written against the Task interface only, so they run unchanged on a causal LM, a graph and
+# a ranking task (recommendation: BPR rows, tasks/recommendation/task.py).
+BOTH = ("classification", "causal_lm", "graph", "recommendation")
 LM = ("causal_lm",)
 REG = ("regression",)
 
@@ -101,6 +103,9 @@ METHODS: dict[str, MethodSpec] = {
     "gaussian_ft": MethodSpec("gaussian_ft", gaussian_ft.GaussianFTConfig, gaussian_ft.unlearn,
                               REG, "Tarun et al. 2023, ICML (Deep Regression Unlearning: "
                               "Gaussian fine-tuning)"),
+    # -- recommendation unlearning --
+    "mmrecun": MethodSpec("mmrecun", mmrecun.MMRecUnConfig, mmrecun.unlearn, ("recommendation",),
+                          "Sinha et al. 2025, AAAI (MMRecUn, reverse + forward BPR)"),
 }
 
 # Regression runs the generic methods whose objective is a sum of per-sample losses (or, for

@@ -39,6 +39,7 @@ CLS = ("classification",)
 LM = ("lm",)
 REG = ("regression",)
 GRAPH = ("graph",)
+REC = ("recommendation",)
 _SALUN = "SalUn / Unlearn-Sparse result tables (Fan et al. 2024; Jia et al. 2023)"
 _TOFU = "locuslab/tofu evaluate_util.py, aggregate_eval_stat.py"
 _MUSE = "swj0419/muse_bench eval.py, metrics/*.py"
@@ -92,7 +93,7 @@ METRICS: dict[str, MetricInfo] = dict([
        departures=("computed in log space so saturated logits (gaps of hundreds) stay "
                    "finite and <= ln 2",)),
     _m("RTE", "run time of the unlearning call (wall seconds)", "s", False,
-       ("classification", "lm", "regression", "graph"),
+       ("classification", "lm", "regression", "graph", "recommendation"),
        "Jia et al. 2023 (run-time efficiency)"),
     # -- language models: TOFU (Maini et al. 2024) --
     _m("Forget quality", "p-value of the KS test between the forget questions' truth ratios "
@@ -183,6 +184,33 @@ METRICS: dict[str, MetricInfo] = dict([
     _m("Gap", "gap to the oracle: mean |unlearned - oracle| over nMAE on D_f, D_r, D_t and "
        "MIA-Eff (loss), all in points", "pp", False, REG,
        "(ours: the regression form of SalUn's Avg. Gap)", headline=True),
+    # -- recommenders: ranking metrics on implicit feedback (metrics/recommendation.py) --
+    *(_m(f"{what}@{k}", f"{text} over the retained users' held-out interactions (known "
+         "items filtered, retained users and items only)", "%", True, REC, ref)
+      for what, text, ref in (
+          ("Recall", "mean per user of |held-out items in the top K| / |held-out items|",
+           "LightGCN / MMRec (enoche/MMRec utils/metrics.py recall_)"),
+          ("NDCG", "mean per user of DCG@K / IDCG@K, binary relevance, log2(rank + 1) discounts",
+           "MMRec (enoche/MMRec utils/metrics.py ndcg_); sklearn.metrics.ndcg_score"))
+      for k in (10, 20)),
+    _m("Forget rank", "mean percentile rank of the forgotten interactions in their users' "
+       "lists (0 = top, 100 = bottom; known items filtered)", "%", True, REC,
+       "(ours: the rank of forgotten interactions, normalised by the list length)",
+       oracle_is_target=True),
+    _m("Hit@20 (D_f)", "% of forgotten interactions still in their user's top 20", "%", False,
+       REC, "(ours: HR@20 on the forget set)", oracle_is_target=True),
+    _m("MIA-Eff (interactions)", "MIA-Efficacy on interactions: % of forgotten interactions an "
+       "RBF-SVM attack on the log-probability of the item (softmax over all items; members: "
+       "retained training interactions, non-members: held-out ones) calls non-members", "%",
+       True, REC,
+       "OPTML-Group/Unlearn-Sparse evaluation/SVC_MIA (RBF SVC, C=3, confidence feature)",
+       oracle_is_target=True,
+       departures=("the feature is the log of the item's softmax probability over all items "
+                   "(probabilities of ~1e-3 all look alike to an RBF kernel of width 1), not "
+                   "a class probability",)),
+    _m("Rec.Gap", "mean |unlearned - oracle| over Recall@20, NDCG@20, Forget rank and MIA-Eff "
+       "(interactions)", "pp", False, REC, "(ours: SalUn's Avg. Gap over ranking metrics)",
+       headline=True),
     # -- shadow-model attacks (obliviate run --attack shadow), classifiers --
     _m("challenge forgetting quality F", "NeurIPS 2023 unlearning challenge: mean over D_f "
        "of 2^-floor(eps/0.5) from K unlearned vs K retrained models", "score", True, CLS,

@@ -14,12 +14,13 @@ from obliviate.tasks.classification.split import GivenSplit, from_column, from_t
 from obliviate.tasks.classification.user import load_user_data, load_user_pool
 from obliviate.tasks.graph.bundled import graph_scenarios
 from obliviate.tasks.graph.scenario import GraphData, GraphScenario
+from obliviate.tasks.recommendation.scenario import RecData, RecScenario
 from obliviate.tasks.regression.data import diabetes_pool, synthetic_pool
 from obliviate.tasks.regression.forget import SELECTORS as REGRESSION_SELECTORS
 from obliviate.tasks.regression.scenario import RegressionData, RegressionScenario
 from obliviate.types import TrainRecipe
 
-AnyScenario = Scenario | PeopleScenario | RegressionScenario | GraphScenario
+AnyScenario = Scenario | PeopleScenario | RegressionScenario | GraphScenario | RecScenario
 
 SCENARIOS: dict[str, AnyScenario] = {
     "digits": Scenario(
@@ -57,6 +58,11 @@ SCENARIOS: dict[str, AnyScenario] = {
         load=synthetic_pool, outlier_share=0.05,
         recipe=TrainRecipe(epochs=300, lr=0.01, batch_size=32, weight_decay=0.0)),
     **graph_scenarios(),
+    "recsys-small": RecScenario(
+        name="recsys-small",
+        description="implicit feedback from latent factors (200 users x 300 items, ~5,000 "
+                    "interactions, item side features); BPR-MF; --forget user:U, item:I, "
+                    "random:F"),
 }
 # The forget sets `obliviate list` and --help name: the classifiers', and regression's own.
 SELECTORS = {**SELECTORS, **{k: v for k, v in REGRESSION_SELECTORS.items()
@@ -112,6 +118,6 @@ __all__ = ["SCENARIOS", "SELECTORS", "PeopleData", "PeopleScenario", "Regression
 
 
 def _conforms(c: ScenarioData, lm: PeopleData, reg: RegressionData, g: GraphData,
-              ) -> tuple[Experiment, Experiment, Experiment, Experiment]:
+              rec: RecData) -> tuple[Experiment, ...]:
     """Never called: mypy checks here that every kind's built scenario is an Experiment."""
-    return c, lm, reg, g
+    return c, lm, reg, g, rec

@@ -14,6 +14,8 @@ from typing import Any
 
 from obliviate.metrics.registry import METRICS, headline
 from obliviate.views import graph_view
+from obliviate.views.recommendation import LEGEND as _REC_LEGEND
+from obliviate.views.recommendation import recommendation_verdict
 from obliviate.views.verdict import (
     UTILITY_SHARE,
     Verdict,
@@ -110,6 +112,12 @@ VIEWS: dict[str, KindView] = {
         legend=_REGRESSION_LEGEND, verdict=regression_verdict),
     "graph": KindView(label="graph", columns=graph_view.COLUMNS, legend=graph_view.LEGEND,
                       verdict=graph_view.graph_verdict),
+    "recommendation": KindView(
+        label="recommender",
+        columns=(("Recall@20", "Recall@20", 2), ("NDCG@20", "NDCG@20", 2),
+                 ("Forget rank", "Forget rank", 2), ("Hit@20 (D_f)", "Hit@20 D_f", 2),
+                 ("MIA-Eff (interactions)", "MIA-Eff", 2), ("Rec.Gap", "Rec.Gap", 2)),
+        legend=_REC_LEGEND, verdict=recommendation_verdict),
 }
 
 

@@ -13,7 +13,15 @@ from typing import TextIO
 
 from obliviate.errors import ObliviateError
 from obliviate.storage.atomic import atomic_write
-from obliviate.views.report import classifier, graph, lm, overview, page, regression
+from obliviate.views.report import (
+    classifier,
+    graph,
+    lm,
+    overview,
+    page,
+    recommendation,
+    regression,
+)
 from obliviate.views.report.load import Run, StorePaths, load_runs
 
 __all__ = ["SECTIONS", "Run", "build_report", "load_runs", "write_report"]
@@ -27,13 +35,16 @@ def build_report(runs: Sequence[Run], title: str = "obliviate report") -> str:
     """The HTML text of the report: every section of ``SECTIONS``, in that order."""
     if not runs:
         raise ObliviateError("no runs to report")
-    mia_body = classifier.mia_blocks(runs) + lm.mia_blocks(runs) + regression.mia_blocks(runs)
+    mia_body = (classifier.mia_blocks(runs) + lm.mia_blocks(runs) + regression.mia_blocks(runs)
+                + recommendation.mia_blocks(runs))
     mia = page.section("mia", "Membership inference: score distributions and ROC curves",
                        page.note("Can an attacker tell the forget set from data the model never "
                                  "saw? Classifiers: confidence on forget vs test samples; "
                                  "language models: Min-K% on forget vs holdout biographies; "
-                                 "regression: the loss on forget vs test samples. "
-                                 "AUC 0.5 is chance; the oracle's AUC is the target.")
+                                 "regression: the loss on forget vs test samples; "
+                                 "recommenders: item confidence on forgotten vs held-out "
+                                 "interactions. AUC 0.5 is chance; the oracle's AUC is the "
+                                 "target.")
                        + "".join(mia_body))
     sections = [overview.leaderboard_section(runs), classifier.tradeoff_section(runs),
                 classifier.per_class_section(runs), mia, overview.attacks_section(runs),
