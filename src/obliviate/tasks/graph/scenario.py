@@ -234,6 +234,9 @@ class GraphData:
     def attack_rows(self) -> Split:
         return self.forget
 
+    def utility_rows(self) -> Split:
+        return self.retain
+
     def attack_groups(self, rows: Split) -> np.ndarray:
         return np.arange(len(rows))  # a node is its own group
 

@@ -228,6 +228,9 @@ class RecData:
     def attack_rows(self) -> Split:
         return self.forget
 
+    def utility_rows(self) -> Split:
+        return self.retain
+
     def attack_groups(self, rows: Split) -> np.ndarray:
         # An interaction is its own group: relearning some of a forgotten user's (or item's)
         # interactions and testing the others is the targeted relearning attack.

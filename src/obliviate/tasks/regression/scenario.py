@@ -200,6 +200,9 @@ class RegressionData:
     def attack_rows(self) -> Split:
         return self.forget
 
+    def utility_rows(self) -> Split:
+        return self.retain
+
     def attack_groups(self, rows: Split) -> np.ndarray:
         return np.arange(len(rows))
 
