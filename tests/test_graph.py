@@ -150,7 +150,9 @@ def test_task_quantities_match_a_dense_gcn_per_view() -> None:
     req = Request("edges", np.zeros(0, np.int64), np.array([2]))
     task = GraphTask(views(g, req), 2)
     model = build_gcn(2, 4, 2, seed=0)
-    torch.nn.init.normal_(model.conv1.bias)  # non-zero biases, so they are checked too
+    # non-zero biases, so they are checked too; seeded (the global generator's draw made the
+    # test flaky: with some biases every ReLU of node 3 is off and the views agree there)
+    torch.nn.init.normal_(model.conv1.bias, generator=torch.Generator().manual_seed(2))
     rows = torch.tensor([[0, TRAINING], [3, RETAINED], [2, TRAINING], [3, TRAINING]])
     batch = Batch(rows, torch.tensor([0, 1, 1, 1]))
     full = dense_gcn(model, g.x.astype(np.float64), g.edges)

@@ -33,6 +33,11 @@ TINY = RecScenario(
     generator=Generator(n_users=40, n_items=60, min_per_user=8, mean_per_user=14, n_features=4),
     recipe=TrainRecipe(epochs=8, lr=0.5, batch_size=64, momentum=0.9, weight_decay=1e-4))
 NAMES = sorted(n for n, s in METHODS.items() if "recommendation" in s.tasks)
+# Measured on recsys-tiny: bad_teacher's lr 1e-4 and SSD's alpha 10 leave the forget loss
+# where it was (0.5371 -> 0.5371; no weight dampened); lr 0.05 -> 0.571, alpha 2 -> 0.574
+# (the oracle's: 0.716).
+TINY_SETTINGS: dict[str, dict[str, object]] = {"bad_teacher": {"lr": 0.05},
+                                               "ssd": {"alpha": 2.0}}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -93,13 +98,14 @@ def test_retrain_rebuilds_the_oracle_exactly(trained: Trained) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_method_is_seeded_moves_the_model_and_raises_the_forget_loss(
         name: str, trained: Trained) -> None:
-    """The contract of tests/test_contract.py on a ranking task, with the benchmark's presets
-    (chosen on recsys-small): the same seed gives the same weights, some weight changes, and
-    the forget interactions' BPR loss rises above the original's."""
+    """The contract of tests/test_contract.py on a ranking task, with the scenario's presets
+    where there are any and ``TINY_SETTINGS`` here: the same seed gives the same weights,
+    some weight changes, and the forget interactions' BPR loss rises above the original's."""
     d = trained.data
     assert isinstance(d, RecData)
     spec = METHODS[name]
-    cfg = build_config(spec.config, preset_for("recsys-small", name, d.forget_spec))
+    cfg = build_config(spec.config, {**preset_for("recsys-small", name, d.forget_spec),
+                                     **TINY_SETTINGS.get(name, {})})
     a, b = (spec.unlearn(copy.deepcopy(trained.original), d.unlearn_data(), cfg, task=d.task,
                          seed=0).model for _ in range(2))
     for (k, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):

@@ -108,7 +108,13 @@ def pair() -> tuple[RegressionData, torch.nn.Module, torch.nn.Module]:
 def _cfg(name: str) -> object:
     from obliviate.presets import preset_for
 
-    return build_config(METHODS[name].config, preset_for("outliers", name))
+    return build_config(METHODS[name].config, {**preset_for("outliers", name),
+                                               **TINY_SETTINGS.get(name, {})})
+
+
+# Measured on the tiny outliers scenario: SSD's alpha 10 (and 3) dampens no weight; alpha 2
+# dampens ~10k, taking the outliers' score from 91 to -555 (the oracle's: -535).
+TINY_SETTINGS: dict[str, dict[str, object]] = {"ssd": {"alpha": 2.0}}
 
 
 def _run(name: str, pair: tuple[RegressionData, torch.nn.Module, torch.nn.Module],

@@ -66,10 +66,13 @@ def compare(source: RunSource, a: str | None, b: str | None) -> dict[str, Any]:
     kind = ma.run.kind
     why = f"{kind} runs have no forget questions; these views are for language-model runs"
     out |= {view: {"unavailable": why} for view in LM_VIEWS}
-    # Regression sidecars hold the classifier keys in regression terms (true targets,
-    # predictions, the target's Gaussian likelihood): every view but the confusion matrix.
-    out["confusion"] = confusion(ma, sa_, mb, sb) if kind == "classification" else {
-        "unavailable": f"{kind} runs have no classes"}
+    # Sidecars hold the classifier keys in each kind's terms; where the labels are not class
+    # ids (regression: true targets, predictions, the target's Gaussian likelihood) there is
+    # no confusion matrix, and "changed" compares predicted values instead of classes.
+    labels = sa_.get(sc.label_key("test"))
+    classes = labels is not None and np.issubdtype(labels.dtype, np.integer)
+    out["confusion"] = confusion(ma, sa_, mb, sb) if classes else {
+        "unavailable": f"{kind} runs have no classes (their labels are values, not class ids)"}
     out["mia"] = mia(ma, sa_, mb, sb, ("forget", "test"))
     mismatch = different_samples(ma.run.record, mb.run.record)
     if mismatch:
@@ -77,8 +80,7 @@ def compare(source: RunSource, a: str | None, b: str | None) -> dict[str, Any]:
             out[view] = {"unavailable": mismatch}
     else:
         out["projection"] = projection(ma, sa_, mb, sb)
-        out["changed"] = (regression_changed if kind == "regression" else changed)(
-            ma, sa_, mb, sb)
+        out["changed"] = (changed if classes else regression_changed)(ma, sa_, mb, sb)
         out["layers"] = layer_cka(ma, sa_, mb, sb)
     return out
 
