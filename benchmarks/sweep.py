@@ -4,12 +4,15 @@
         --seeds 3,4 --grid lr 4e-3 6e-3 --grid epochs 8 12 16 [--no-preset] [--home DIR]
 
 Every combination of the ``--grid`` values (one ``--grid KEY VALUE...`` per config field) runs
-on every seed, on top of the method's preset for the scenario (``--no-preset``: on top of the
-paper's defaults). One line per run as it finishes, then one per setting: forget quality on
-the worst seed and on the mean, utility against the original's, and whether the benchmark
-bar (forget quality >= 0.05 at model utility >= 0.9 x the original's) holds on every seed.
-Choose settings on seeds that the benchmark does not use (``benchmarks/lm.py`` runs 0, 1, 2),
-so that its table measures the choice on seeds held out from it.
+on every seed, on top of the method's preset for the scenario and forget set (``--no-preset``:
+on top of the paper's defaults). One line per run as it finishes, then one per setting: the
+kind's headline metric (``metrics.registry.headline``: Avg. Gap for classifiers, lower is
+better; forget quality for language models) on the mean and the worst seed, and the mean time
+against retraining. A language model's line adds utility against the original's and whether
+the benchmark bar (forget quality >= 0.05 at model utility >= 0.9 x the original's) holds on
+every seed. Choose settings on seeds that the benchmarks do not use (``benchmarks/lm.py`` and
+``benchmarks/classifier.py`` run 0, 1, 2), so that their tables measure the choice on seeds
+held out from it.
 
 The runs are ordinary records in ``--home``: use a home apart from a benchmark's, or its
 ``--report-only`` table would mix them in (a symlinked ``cache`` shares trained models).
@@ -30,9 +33,12 @@ from typing import Any
 import torch
 
 from obliviate.config import build_config
+from obliviate.errors import DivergedError
 from obliviate.methods import get_method
+from obliviate.metrics.registry import headline
 from obliviate.presets import preset_for
 from obliviate.runner import RunSpec, Workspace, prepare, run
+from obliviate.storage.records import record_kind
 
 # The bar has one home, benchmarks/lm.py (a sibling script, not an importable package).
 _spec = importlib.util.spec_from_file_location("bench_lm", Path(__file__).with_name("lm.py"))
@@ -54,27 +60,49 @@ def settings(grid: list[list[str]]) -> list[dict[str, str]]:
 
 
 def run_line(setting: dict[str, str], r: dict[str, Any]) -> str:
-    m = r["metrics"]
-    return (f"seed {r['scenario']['seed']} {json.dumps(setting)}: forget quality "
+    m, seed = r["metrics"], r["scenario"]["seed"]
+    if record_kind(r) != "lm":
+        h = headline(record_kind(r)).name
+        return (f"seed {seed} {json.dumps(setting)}: {h} {m[h]['unlearned']:.2f}, "
+                f"{_ratio(r['efficiency']['ratio'])} of retraining, "
+                f"{r['efficiency']['unlearn_seconds']:.2f} s")
+    return (f"seed {seed} {json.dumps(setting)}: forget quality "
             f"{m['Forget quality']['unlearned']:.3g}, utility "
             f"{m['Model utility']['unlearned'] / m['Model utility']['original']:.3f}x, "
             f"PrivLeak {m['PrivLeak']['unlearned']:.1f}, "
             f"{r['efficiency']['unlearn_seconds']:.0f} s")
 
 
+def _ratio(x: float | None) -> str:
+    return "time withheld" if x is None else f"{100 * x:.1f}%"  # timed elsewhere: no ratio
+
+
 def summary(setting: dict[str, str], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The setting's forget quality (worst and mean seed), utility ratio, bar on every seed."""
-    fq = [r["metrics"]["Forget quality"]["unlearned"] for r in runs]
-    mu = [r["metrics"]["Model utility"]["unlearned"] / r["metrics"]["Model utility"]["original"]
-          for r in runs]
-    return {"setting": setting, "seeds": [r["scenario"]["seed"] for r in runs],
-            "fq_min": min(fq), "fq_mean": statistics.mean(fq), "mu_min": min(mu),
-            "bar_every_seed": all(_bench_lm.meets([r]) for r in runs)}
+    """The setting's headline metric on the mean and the worst seed (the worst by the metric's
+    direction) and its mean time ratio (None if any run's was withheld); for a language model
+    also its worst utility ratio and whether the bar holds on every seed."""
+    kind = record_kind(runs[0])
+    h = headline(kind)
+    values = [r["metrics"][h.name]["unlearned"] for r in runs]
+    ratios = [r["efficiency"]["ratio"] for r in runs]
+    out = {"setting": setting, "seeds": [r["scenario"]["seed"] for r in runs],
+           "headline": h.name, "mean": statistics.mean(values),
+           "worst": (min if h.higher_is_better else max)(values),
+           "ratio": None if None in ratios else statistics.mean(ratios)}
+    if kind == "lm":
+        out["mu_min"] = min(r["metrics"]["Model utility"]["unlearned"]
+                            / r["metrics"]["Model utility"]["original"] for r in runs)
+        out["bar_every_seed"] = all(_bench_lm.meets([r]) for r in runs)
+    return out
 
 
 def summary_line(s: dict[str, Any]) -> str:
+    if "bar_every_seed" not in s:
+        return (f"{json.dumps(s['setting'])} on seeds {s['seeds']}: {s['headline']} mean "
+                f"{s['mean']:.2f}, worst {s['worst']:.2f}; time {_ratio(s['ratio'])} of "
+                f"retraining (mean)")
     return (f"{json.dumps(s['setting'])} on seeds {s['seeds']}: forget quality worst "
-            f"{s['fq_min']:.3g}, mean {s['fq_mean']:.3g}; utility worst {s['mu_min']:.3f}x; "
+            f"{s['worst']:.3g}, mean {s['mean']:.3g}; utility worst {s['mu_min']:.3f}x; "
             f"bar on every seed: {'MET' if s['bar_every_seed'] else 'not met'}")
 
 
@@ -104,18 +132,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.method} on {args.scenario} {args.forget}, on top of "
           f"{json.dumps(base) if base else 'the defaults'}", flush=True)
     runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(grid))}
+    diverged: dict[int, list[int]] = {i: [] for i in range(len(grid))}
     for seed in seeds:
         trained = prepare(RunSpec(args.method, args.forget, args.scenario, seed), ws,
                           progress=False)
         for i, s in enumerate(grid):
-            r, _ = run(RunSpec(args.method, args.forget, args.scenario, seed,
-                               overrides={**base, **s}, use_preset=False), ws,
-                       trained=trained, progress=False)
+            try:
+                r, _ = run(RunSpec(args.method, args.forget, args.scenario, seed,
+                                   overrides={**base, **s}, use_preset=False), ws,
+                           trained=trained, progress=False)
+            except DivergedError:  # a setting past the cliff is a result, not a crash
+                diverged[i].append(seed)
+                print(f"seed {seed} {json.dumps(s)}: diverged", flush=True)
+                continue
             runs[i].append(r)
             print(run_line(s, r), flush=True)
     print()
     for i, s in enumerate(grid):
-        print(summary_line(summary(s, runs[i])))
+        print(f"{json.dumps(s)}: diverged on seeds {diverged[i]}" if diverged[i] else
+              summary_line(summary(s, runs[i])))
     return 0
 
 

@@ -65,14 +65,59 @@ def test_sweep_summary_takes_the_worst_seed() -> None:
     not met (one seed under 0.05). Seeds at 0.06 / 0.2, 0.91x / 0.9x: met."""
     def rec(seed: int, fq: float, mu: float) -> dict[str, Any]:
         r = record("m", fq, mu, 1.0, 1.0)
-        r["scenario"] = {"seed": seed}
+        r["scenario"] = {"seed": seed, "kind": "lm"}
+        r["efficiency"] = {"ratio": 0.5}
         return r
 
     s = sweep.summary({"lr": "1"}, [rec(3, 0.3, 0.95), rec(4, 0.04, 0.99)])
-    assert (s["fq_min"], round(s["fq_mean"], 6), s["mu_min"]) == (0.04, 0.17, 0.95)
+    assert (s["worst"], round(s["mean"], 6), s["mu_min"]) == (0.04, 0.17, 0.95)
     assert s["seeds"] == [3, 4] and not s["bar_every_seed"]
     assert sweep.summary({}, [rec(3, 0.06, 0.91), rec(4, 0.2, 0.9)])["bar_every_seed"]
     assert not sweep.summary({}, [rec(3, 0.06, 0.89)])["bar_every_seed"]
+
+
+def classifier_record(seed: int, gap: float, ratio: float | None) -> dict[str, Any]:
+    return {"scenario": {"seed": seed, "kind": "classification"},
+            "metrics": {"Avg.Gap": {"unlearned": gap}},
+            "efficiency": {"ratio": ratio, "unlearn_seconds": 0.1}}
+
+
+def test_sweep_summary_of_a_classifier_is_its_avg_gap_and_time() -> None:
+    """Avg. Gap is lower-is-better: seeds at 0.5 / 2.5 give mean 1.5, worst 2.5 (the larger);
+    time ratios 0.02 / 0.04 give a mean of 3.0% of retraining. A withheld ratio (timed on
+    another machine) gives no mean."""
+    rec = classifier_record
+    s = sweep.summary({"lr": "0.1"}, [rec(3, 0.5, 0.02), rec(4, 2.5, 0.04)])
+    assert (s["headline"], s["mean"], s["worst"], round(s["ratio"], 9)) == (
+        "Avg.Gap", 1.5, 2.5, 0.03)
+    assert sweep.summary_line(s) == ('{"lr": "0.1"} on seeds [3, 4]: Avg.Gap mean 1.50, '
+                                     'worst 2.50; time 3.0% of retraining (mean)')
+    assert sweep.summary({}, [rec(3, 1.0, 0.02), rec(4, 1.0, None)])["ratio"] is None
+    assert sweep.run_line({"lr": "0.1"}, rec(3, 0.5, 0.02)) == (
+        'seed 3 {"lr": "0.1"}: Avg.Gap 0.50, 2.0% of retraining, 0.10 s')
+
+
+def test_sweep_reports_a_setting_that_diverges_and_carries_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """lr 0.1 diverges on seed 4: that setting is reported as diverged, lr 0.01 (Avg. Gap 1 and
+    3 on seeds 3 and 4: mean 2.00, worst 3.00, 2.0% of retraining) is summarised as usual."""
+    from obliviate.errors import DivergedError
+
+    def fake_run(spec: Any, ws: Any, trained: Any, progress: bool) -> tuple[Any, None]:
+        if spec.overrides["lr"] == "0.1" and spec.seed == 4:
+            raise DivergedError("body.0.weight has non-finite values")
+        return classifier_record(spec.seed, 1.0 if spec.seed == 3 else 3.0, 0.02), None
+
+    monkeypatch.setattr(sweep, "prepare", lambda *a, **k: None)
+    monkeypatch.setattr(sweep, "run", fake_run)
+    assert sweep.main(["--scenario", "digits", "--forget", "class:3", "--method", "ga",
+                       "--seeds", "3,4", "--no-preset", "--grid", "lr", "0.01", "0.1",
+                       "--home", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert 'seed 4 {"lr": "0.1"}: diverged' in out
+    assert out[-2:] == ['{"lr": "0.01"} on seeds [3, 4]: Avg.Gap mean 2.00, worst 3.00; '
+                        'time 2.0% of retraining (mean)', '{"lr": "0.1"}: diverged on seeds [4]']
 
 
 def test_sweep_runs_each_setting_on_each_seed(

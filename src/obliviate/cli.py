@@ -85,8 +85,9 @@ def _data_arguments(r: argparse.ArgumentParser) -> None:
                    "the --task's own)")
     r.add_argument("--task", default=None, metavar="KIND",
                    help="the kind of model your --data is for: classification (default), "
-                        "lm, ...; picks that kind's bundled scenario (obliviate list)")
-    r.add_argument("--data", default=None, help="your own .npz (X, y) or .csv instead")
+                        "lm, graph; picks that kind's bundled scenario (obliviate list)")
+    r.add_argument("--data", default=None, help="your own .npz (X, y) or .csv instead; with "
+                   "--task graph, a directory holding nodes.csv and edges.csv")
     r.add_argument("--label", default=None, help="label column of a CSV --data file")
     given = r.add_mutually_exclusive_group()
     given.add_argument("--split-column", default=None, metavar="COLUMN",

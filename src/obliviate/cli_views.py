@@ -6,12 +6,13 @@ one of them is asked for, so ``obliviate --help`` and argument errors never wait
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from obliviate.attacks import ATTACKS
 from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
 from obliviate.metrics import METRICS
-from obliviate.scenarios import SCENARIOS, SELECTORS, Scenario, scenario_for
+from obliviate.scenarios import SCENARIOS, SELECTORS, RegressionScenario, Scenario, scenario_for
 from obliviate.views.tables import split_table
 
 
@@ -31,10 +32,10 @@ def split_listing(args: argparse.Namespace) -> str:
 
     scenario = scenario_for(scenario_name(args.scenario, args.task), args.data, args.label,
                             args.split_column, args.test)
-    if not isinstance(scenario, Scenario):
+    if not isinstance(scenario, (Scenario, RegressionScenario)):
         raise ObliviateError(f"{scenario.name!r} splits by person, not by row: forget people "
                              "with --forget ids:A,B (member ids) or people:F")
-    pool = scenario.load()
+    pool: Any = scenario.load()  # a classifier's or a regression pool: rows are rows
     train, test, holdout, _ = scenario.split(pool)
     rows = {"train": pool.row[train], "test": pool.row[test], "holdout": pool.row[holdout]}
     if args.rows:

@@ -12,6 +12,9 @@ from obliviate.errors import ObliviateError
 DEFAULT_SCENARIO: dict[str, str] = {
     "classification": "digits",
     "lm": "people",
+    "regression": "diabetes",
+    "graph": "sbm",
+    "recommendation": "recsys-small",
 }
 
 

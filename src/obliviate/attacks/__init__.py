@@ -27,18 +27,20 @@ MARGIN = 10.0
 class AttackSpec:
     name: str
     config: type
-    kinds: tuple[str, ...]  # "classification" and/or "lm"
+    kinds: tuple[str, ...]  # "classification", "lm", "graph"
     paper: str
     description: str
     run: Callable[..., dict[str, Any]]  # (target, cfg), or (target, pairs, cfg) for shadow
 
 
 ATTACKS: dict[str, AttackSpec] = {
-    "relearn": AttackSpec("relearn", relearn.RelearnConfig, ("classification", "lm"),
+    "relearn": AttackSpec("relearn", relearn.RelearnConfig,
+                          ("classification", "lm", "regression", "graph", "recommendation"),
                           "Hu et al. 2025, ICLR (targeted relearning attacks)",
                           "fine-tune a few steps on part of the forget set, test the rest",
                           relearn.attack),
-    "quantize": AttackSpec("quantize", quantize.QuantizeConfig, ("classification", "lm"),
+    "quantize": AttackSpec("quantize", quantize.QuantizeConfig,
+                           ("classification", "lm", "regression"),
                            "Zhang et al. 2025, ICLR (quantization recovers unlearned knowledge)",
                            "round weights to 8 and 4 bits per channel", quantize.attack),
     "forms": AttackSpec("forms", forms.FormsConfig, ("lm",),

@@ -8,19 +8,23 @@ Every ``unlearn`` has the signature
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from obliviate.errors import ObliviateError
 from obliviate.methods import (
     bad_teacher,
+    blindspot,
+    d2dgn,
     finetune,
     flat,
+    gaussian_ft,
     grad_ascent,
     grad_diff,
     idkpo,
     ihl,
     l1_sparse,
+    mmrecun,
     neggrad_plus,
     npo,
     random_label,
@@ -43,9 +47,11 @@ class MethodSpec:
     paper: str
 
 
-# Written against the Task interface only, so they run on a causal LM unchanged.
-BOTH = ("classification", "causal_lm")
+# Written against the Task interface only, so they run unchanged on a causal LM, a graph and
+# a ranking task (recommendation: BPR rows, tasks/recommendation/task.py).
+BOTH = ("classification", "causal_lm", "graph", "recommendation")
 LM = ("causal_lm",)
+REG = ("regression",)
 
 METHODS: dict[str, MethodSpec] = {
     "ft": MethodSpec("ft", finetune.FinetuneConfig, finetune.unlearn, BOTH,
@@ -70,6 +76,10 @@ METHODS: dict[str, MethodSpec] = {
                       "Foster et al. 2024, AAAI (selective synaptic dampening)"),
     "salun": MethodSpec("salun", salun.SalUnConfig, salun.unlearn, BOTH,
                         "Fan et al. 2024, ICLR (SalUn, saliency-masked random labels)"),
+    # -- graph unlearning --
+    "d2dgn": MethodSpec("d2dgn", d2dgn.D2DGNConfig, d2dgn.unlearn, ("graph",),
+                        "Sinha et al. 2023 (Distill to Delete, D2DGN: distillation from a "
+                        "preserver and a destroyer)"),
     # -- language-model unlearning (TOFU / MUSE / WMDP family) --
     "grad_diff": MethodSpec("grad_diff", grad_diff.GradDiffConfig, grad_diff.unlearn, LM,
                             "Liu et al. 2022, CoLLAs; TOFU's GradDiff (Maini et al. 2024)"),
@@ -87,7 +97,27 @@ METHODS: dict[str, MethodSpec] = {
                       "Cha et al. 2025, ICLR (LoKU's inverted hinge loss)"),
     "flat": MethodSpec("flat", flat.FLATConfig, flat.unlearn, LM,
                        "Wang et al. 2025, ICLR (FLAT, f-divergence with forget data only)"),
+    # -- regression unlearning (Tarun et al. 2023) --
+    "blindspot": MethodSpec("blindspot", blindspot.BlindspotConfig, blindspot.unlearn, REG,
+                            "Tarun et al. 2023, ICML (Deep Regression Unlearning: Blindspot)"),
+    "gaussian_ft": MethodSpec("gaussian_ft", gaussian_ft.GaussianFTConfig, gaussian_ft.unlearn,
+                              REG, "Tarun et al. 2023, ICML (Deep Regression Unlearning: "
+                              "Gaussian fine-tuning)"),
+    # -- recommendation unlearning --
+    "mmrecun": MethodSpec("mmrecun", mmrecun.MMRecUnConfig, mmrecun.unlearn, ("recommendation",),
+                          "Sinha et al. 2025, AAAI (MMRecUn, reverse + forward BPR)"),
 }
+
+# Regression runs the generic methods whose objective is a sum of per-sample losses (or, for
+# SSD, squared gradients of them) and random targets: fine-tuning on D_r (ft, l1_sparse),
+# ascent on D_f (ga, neggrad+: like cross-entropy, the squared error is unbounded above, so
+# they need their presets' step sizes), exact retraining, relabelling (rl, salun) with targets
+# drawn from the training targets' Gaussian (RegressionTask.alternative_targets), and SSD's
+# Fisher diagonal. Not bad_teacher or scrub: they distil a softmax over the outputs, and a
+# softmax over one output is constant (zero divergence, zero gradient); Blindspot is the
+# regression form of bad teaching. SSD's class-sorted full_order values need class labels.
+for _name in ("ft", "ga", "retrain", "rl", "neggrad+", "l1_sparse", "ssd", "salun"):
+    METHODS[_name] = replace(METHODS[_name], tasks=(*METHODS[_name].tasks, *REG))
 
 
 def get_method(name: str, task: str | None = None) -> MethodSpec:

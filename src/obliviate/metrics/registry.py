@@ -37,16 +37,40 @@ class MetricInfo:
 
 CLS = ("classification",)
 LM = ("lm",)
+REG = ("regression",)
+GRAPH = ("graph",)
+REC = ("recommendation",)
 _SALUN = "SalUn / Unlearn-Sparse result tables (Fan et al. 2024; Jia et al. 2023)"
 _TOFU = "locuslab/tofu evaluate_util.py, aggregate_eval_stat.py"
 _MUSE = "swj0419/muse_bench eval.py, metrics/*.py"
 _OU = "locuslab/open-unlearning src/evals/metrics"
+_DRU = "Tarun et al. 2023, ayushkumartarun/deep-regression-unlearning"
 
 
 def _m(name: str, description: str, unit: str, higher: bool, kinds: tuple[str, ...],
        reference: str, **kw: object) -> tuple[str, MetricInfo]:
     return name, MetricInfo(name, description, unit, higher, kinds, reference, **kw)  # type: ignore[arg-type]
 
+
+_GU = "GNNDelete (Cheng et al. 2023) / D2DGN (Sinha et al. 2023) node-unlearning evaluations"
+_GRAPH_METRICS = [
+    _m("Forget acc", "accuracy on the forget nodes (deleted nodes, nodes whose features were "
+       "deleted, or the training endpoints of deleted edges), queried on the training graph",
+       "%", False, GRAPH, _GU, oracle_is_target=True),
+    _m("Retain acc", "accuracy on the retained training nodes, on the retained graph", "%",
+       True, GRAPH, _GU),
+    _m("Test acc", "accuracy on the test nodes, on the retained graph", "%", True, GRAPH, _GU),
+    _m("Link AUC", "link stealing (He et al. 2021, Attack-0, correlation distance of "
+       "posteriors): ROC-AUC telling the deleted edges from as many never-linked node pairs, "
+       "on the retained edges; none for a feature request", "%", False, GRAPH,
+       "He et al. 2021, USENIX Security (Stealing Links from Graph Neural Networks)",
+       oracle_is_target=True,
+       departures=("a constant posterior is at correlation distance 1 (scipy: NaN)",
+                   "as many never-linked pairs as deleted edges, drawn once per run seed")),
+    _m("Graph gap", "mean |model - oracle| over Forget acc, Retain acc, Test acc and Link AUC "
+       "(the three accuracies for a feature request)", "pp", False, GRAPH,
+       "(ours: Avg. Gap's rule, SalUn, over the graph metrics)", headline=True),
+]
 
 # Display order: the SalUn tables' order, then TOFU's, then MUSE's, then memorization.
 METRICS: dict[str, MetricInfo] = dict([
@@ -69,7 +93,8 @@ METRICS: dict[str, MetricInfo] = dict([
        departures=("computed in log space so saturated logits (gaps of hundreds) stay "
                    "finite and <= ln 2",)),
     _m("RTE", "run time of the unlearning call (wall seconds)", "s", False,
-       ("classification", "lm"), "Jia et al. 2023 (run-time efficiency)"),
+       ("classification", "lm", "regression", "graph", "recommendation"),
+       "Jia et al. 2023 (run-time efficiency)"),
     # -- language models: TOFU (Maini et al. 2024) --
     _m("Forget quality", "p-value of the KS test between the forget questions' truth ratios "
        "under the unlearned model and under the oracle (>= 0.05: indistinguishable)", "p",
@@ -129,6 +154,63 @@ METRICS: dict[str, MetricInfo] = dict([
        False, LM, _OU + "/memorization.py (extraction_strength)", oracle_is_target=True,
        departures=("reaches 0 when no prefix reproduces the rest; open-unlearning's loop "
                    "floors at 1/|a| there",)),
+    # -- regression (Tarun et al. 2023's adaptations of the classifier metrics) --
+    *(_m(f"{m} ({s})", f"{what} on the {name} set {s}", unit, False, REG, _DRU,
+         oracle_is_target=s == "D_f")
+      for m, what, unit in (("MSE", "mean squared error", "y²"),
+                            ("MAE", "mean absolute error", "y"))
+      for s, name in (("D_f", "forget"), ("D_r", "retain"), ("D_t", "test"))),
+    *(_m(f"nMAE ({s})", f"MAE on the {name} set {s} in % of the training targets' standard "
+         "deviation (the gap's unit)", "%", False, REG, _DRU,
+         oracle_is_target=s == "D_f")
+      for s, name in (("D_f", "forget"), ("D_r", "retain"), ("D_t", "test"))),
+    *(_m(f"R² ({s})", f"coefficient of determination on the {name} set {s} (its own "
+         "variance, as sklearn.metrics.r2_score; undefined for constant targets)", "R²", True,
+         REG, "sklearn.metrics.r2_score", oracle_is_target=s == "D_f")
+      for s, name in (("D_f", "forget"), ("D_r", "retain"), ("D_t", "test"))),
+    _m("MIA-Eff (loss)", "MIA-Efficacy on the loss: % of D_f a loss-threshold attack "
+       "(members D_r, non-members D_t) calls non-members", "%", True, REG,
+       _DRU + " metrics.py get_membership_attack_prob (attack on each sample's loss)",
+       oracle_is_target=True,
+       departures=("Yeom et al.'s loss threshold (the best TPR - FPR) instead of an RBF SVM, "
+                   "which calls losses beyond its fitting range members by its bias",
+                   "members are |D_t| samples of D_r and the non-member share of D_f is "
+                   "reported (MIA-Efficacy), not the member share over a sample of all "
+                   "training data")),
+    *(_m(f"W1 ({s})", f"Wasserstein distance between the model's and the oracle's "
+         f"predictions on {s} (target units)", "y", False, REG,
+         _DRU + " notebooks (scipy.stats.wasserstein_distance)")
+      for s in ("D_f", "D_t")),
+    _m("Gap", "gap to the oracle: mean |unlearned - oracle| over nMAE on D_f, D_r, D_t and "
+       "MIA-Eff (loss), all in points", "pp", False, REG,
+       "(ours: the regression form of SalUn's Avg. Gap)", headline=True),
+    # -- recommenders: ranking metrics on implicit feedback (metrics/recommendation.py) --
+    *(_m(f"{what}@{k}", f"{text} over the retained users' held-out interactions (known "
+         "items filtered, retained users and items only)", "%", True, REC, ref)
+      for what, text, ref in (
+          ("Recall", "mean per user of |held-out items in the top K| / |held-out items|",
+           "LightGCN / MMRec (enoche/MMRec utils/metrics.py recall_)"),
+          ("NDCG", "mean per user of DCG@K / IDCG@K, binary relevance, log2(rank + 1) discounts",
+           "MMRec (enoche/MMRec utils/metrics.py ndcg_); sklearn.metrics.ndcg_score"))
+      for k in (10, 20)),
+    _m("Forget rank", "mean percentile rank of the forgotten interactions in their users' "
+       "lists (0 = top, 100 = bottom; known items filtered)", "%", True, REC,
+       "(ours: the rank of forgotten interactions, normalised by the list length)",
+       oracle_is_target=True),
+    _m("Hit@20 (D_f)", "% of forgotten interactions still in their user's top 20", "%", False,
+       REC, "(ours: HR@20 on the forget set)", oracle_is_target=True),
+    _m("MIA-Eff (interactions)", "MIA-Efficacy on interactions: % of forgotten interactions an "
+       "RBF-SVM attack on the log-probability of the item (softmax over all items; members: "
+       "retained training interactions, non-members: held-out ones) calls non-members", "%",
+       True, REC,
+       "OPTML-Group/Unlearn-Sparse evaluation/SVC_MIA (RBF SVC, C=3, confidence feature)",
+       oracle_is_target=True,
+       departures=("the feature is the log of the item's softmax probability over all items "
+                   "(probabilities of ~1e-3 all look alike to an RBF kernel of width 1), not "
+                   "a class probability",)),
+    _m("Rec.Gap", "mean |unlearned - oracle| over Recall@20, NDCG@20, Forget rank and MIA-Eff "
+       "(interactions)", "pp", False, REC, "(ours: SalUn's Avg. Gap over ranking metrics)",
+       headline=True),
     # -- shadow-model attacks (obliviate run --attack shadow), classifiers --
     _m("challenge forgetting quality F", "NeurIPS 2023 unlearning challenge: mean over D_f "
        "of 2^-floor(eps/0.5) from K unlearned vs K retrained models", "score", True, CLS,
@@ -143,6 +225,8 @@ METRICS: dict[str, MetricInfo] = dict([
        "K unlearned from K retrained models (ideal 50)", "%", False, CLS,
        "Hayes et al. 2024 (U-LiRA)",
        departures=("leave-one-pair-out Gaussian fits on K models per group, not hundreds",)),
+    # -- graphs: node classification with a GCN (tasks/graph/evaluation.py) --
+    *_GRAPH_METRICS,
 ])
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from obliviate.metrics.registry import METRICS, headline
+from obliviate.views import graph_view
+from obliviate.views.recommendation import LEGEND as _REC_LEGEND
+from obliviate.views.recommendation import recommendation_verdict
 from obliviate.views.verdict import (
     UTILITY_SHARE,
     Verdict,
@@ -20,6 +23,7 @@ from obliviate.views.verdict import (
     headline_verdict,
     lm_verdict,
 )
+from obliviate.views.verdict_regression import TOLERANCE, regression_verdict
 
 Record = dict[str, Any]
 
@@ -76,6 +80,18 @@ _LM_LEGEND = (
     "and not ranked. Noise floor: an exact retrain from another initialisation. time s / % "
     "retrain: the unlearning call's wall time and its share of the oracle's training time.")
 
+_REGRESSION_LEGEND = (
+    "nMAE forget / retain / test: mean absolute error on the forget, retain and test set, in "
+    "% of the training targets' standard deviation (the target's units in the run table); "
+    "R² test: coefficient of determination on the test set; MIA-Eff: % of the forget set a "
+    "membership attack on each sample's error calls unseen; Gap: mean |method - oracle| over "
+    "the three nMAE and MIA-Eff, in points (lower is better; ranked by it). The target for "
+    "the forget columns is the oracle's value. Noise floor: an exact retrain from another "
+    "initialisation, as far from the oracle as exact unlearning lands. Marks: the run's "
+    f"verdict (forget error within max(noise floor, {TOLERANCE:g} point) of the oracle's; "
+    "retain and test errors no more than that above it). time s / % retrain: the unlearning "
+    "call's wall time and its share of the oracle's training time.")
+
 VIEWS: dict[str, KindView] = {
     "classification": KindView(
         label="", columns=(("UA", "UA", 2), ("RA", "RA", 2), ("TA", "TA", 2),
@@ -88,6 +104,20 @@ VIEWS: dict[str, KindView] = {
                  ("PrivLeak", "PrivLeak", 1)),
         relative=("Model utility", "MU/orig"), legend=_LM_LEGEND, verdict=lm_verdict,
         gate=_utility_gate),
+    "regression": KindView(
+        label="regression",
+        columns=(("nMAE (D_f)", "nMAE forget", 2), ("nMAE (D_r)", "nMAE retain", 2),
+                 ("nMAE (D_t)", "nMAE test", 2), ("R² (D_t)", "R² test", 3),
+                 ("MIA-Eff (loss)", "MIA-Eff", 2), ("Gap", "Gap", 2)),
+        legend=_REGRESSION_LEGEND, verdict=regression_verdict),
+    "graph": KindView(label="graph", columns=graph_view.COLUMNS, legend=graph_view.LEGEND,
+                      verdict=graph_view.graph_verdict),
+    "recommendation": KindView(
+        label="recommender",
+        columns=(("Recall@20", "Recall@20", 2), ("NDCG@20", "NDCG@20", 2),
+                 ("Forget rank", "Forget rank", 2), ("Hit@20 (D_f)", "Hit@20 D_f", 2),
+                 ("MIA-Eff (interactions)", "MIA-Eff", 2), ("Rec.Gap", "Rec.Gap", 2)),
+        legend=_REC_LEGEND, verdict=recommendation_verdict),
 }
 
 

@@ -219,9 +219,11 @@ def attack_table(record: dict[str, Any]) -> str:
 
 def sequence_table(records: Sequence[dict[str, Any]]) -> str:
     """One row per deletion request: what is forgotten so far, unlearned vs its oracle."""
-    lm = records[0]["scenario"]["kind"] == "lm"
+    kind = record_kind(records[0])
+    lm = kind == "lm"
     names = ("Forget quality", "Model utility", "Exact match (D_f)") if lm else (
-        *SCORE_METRICS, "Avg.Gap")
+        *SCORE_METRICS, "Avg.Gap") if kind == "classification" else tuple(
+        m for m, _, _ in view_for(kind).columns)  # another kind: its leaderboard's columns
     rows = []
     for r in records:
         seq, m = r["sequence"], r["metrics"]

@@ -16,10 +16,14 @@ from obliviate.storage import sidecar as sc
 from obliviate.views.dashboard.data import DashboardError, RunSource
 from obliviate.views.dashboard.lm_views import LM_VIEWS, lm_views
 from obliviate.views.dashboard.pairs import different_data, different_samples
+from obliviate.views.dashboard.regression_views import changed as regression_changed
 from obliviate.views.dashboard.shared import Model, aligned, layer_cka, number
 from obliviate.views.verdict import verdict
 
 ROLE_CHOICES = {"@oracle": "oracle", "@original": "original"}
+MIA_SCORES = {"lm": "Min-K% (k = 40%)",
+              "regression": "the true target's Gaussian likelihood exp(-z²/2), z the error in "
+                            "target standard deviations (falls as the loss rises)"}
 MAX_CHANGED_ROWS = 200
 CLASSIFIER_VIEWS = ("confusion", "projection", "changed")
 DATA_VIEWS = ("classes", *CLASSIFIER_VIEWS, "layers", "mia", *LM_VIEWS)  # need one data set
@@ -59,9 +63,16 @@ def compare(source: RunSource, a: str | None, b: str | None) -> dict[str, Any]:
         why = "language-model runs have no classes or penultimate features"
         return (out | {view: {"unavailable": why} for view in CLASSIFIER_VIEWS}
                 | {"mia": mia(ma, sa_, mb, sb, ("forget", "holdout"))} | lm_views(ma, sa_, mb, sb))
-    why = "classifier runs have no forget questions; these views are for language-model runs"
+    kind = ma.run.kind
+    why = f"{kind} runs have no forget questions; these views are for language-model runs"
     out |= {view: {"unavailable": why} for view in LM_VIEWS}
-    out["confusion"] = confusion(ma, sa_, mb, sb)
+    # Sidecars hold the classifier keys in each kind's terms; where the labels are not class
+    # ids (regression: true targets, predictions, the target's Gaussian likelihood) there is
+    # no confusion matrix, and "changed" compares predicted values instead of classes.
+    labels = sa_.get(sc.label_key("test"))
+    classes = labels is not None and np.issubdtype(labels.dtype, np.integer)
+    out["confusion"] = confusion(ma, sa_, mb, sb) if classes else {
+        "unavailable": f"{kind} runs have no classes (their labels are values, not class ids)"}
     out["mia"] = mia(ma, sa_, mb, sb, ("forget", "test"))
     mismatch = different_samples(ma.run.record, mb.run.record)
     if mismatch:
@@ -69,7 +80,7 @@ def compare(source: RunSource, a: str | None, b: str | None) -> dict[str, Any]:
             out[view] = {"unavailable": mismatch}
     else:
         out["projection"] = projection(ma, sa_, mb, sb)
-        out["changed"] = changed(ma, sa_, mb, sb)
+        out["changed"] = (changed if classes else regression_changed)(ma, sa_, mb, sb)
         out["layers"] = layer_cka(ma, sa_, mb, sb)
     return out
 
@@ -206,7 +217,7 @@ def mia(ma: Model, sa_: dict[str, np.ndarray], mb: Model, sb: dict[str, np.ndarr
     everything = [v for k in ("a", "b") for part in ("member", "nonmember") for v in out[k][part]]
     if not everything:
         return {"unavailable": "no membership scores in the sidecars"}
-    out["score"] = "Min-K% (k = 40%)" if ma.run.kind == "lm" else "true-label confidence"
+    out["score"] = MIA_SCORES.get(ma.run.kind, "true-label confidence")
     out["range"] = [min(everything), max(everything)]
     return out
 

@@ -13,30 +13,45 @@ from typing import TextIO
 
 from obliviate.errors import ObliviateError
 from obliviate.storage.atomic import atomic_write
-from obliviate.views.report import classifier, lm, overview, page
+from obliviate.views.report import (
+    classifier,
+    graph,
+    lm,
+    overview,
+    page,
+    recommendation,
+    regression,
+)
 from obliviate.views.report.load import Run, StorePaths, load_runs
 
 __all__ = ["SECTIONS", "Run", "build_report", "load_runs", "write_report"]
 
 SECTIONS = ("leaderboard", "tradeoff", "per-class", "mia", "attacks", "efficiency",
-            "lm-tradeoff", "truth-ratio", "examples")
+            "lm-tradeoff", "truth-ratio", "examples", "regression-tradeoff", "predictions",
+            "links")
 
 
 def build_report(runs: Sequence[Run], title: str = "obliviate report") -> str:
     """The HTML text of the report: every section of ``SECTIONS``, in that order."""
     if not runs:
         raise ObliviateError("no runs to report")
-    mia_body = classifier.mia_blocks(runs) + lm.mia_blocks(runs)
+    mia_body = (classifier.mia_blocks(runs) + lm.mia_blocks(runs) + regression.mia_blocks(runs)
+                + recommendation.mia_blocks(runs))
     mia = page.section("mia", "Membership inference: score distributions and ROC curves",
                        page.note("Can an attacker tell the forget set from data the model never "
                                  "saw? Classifiers: confidence on forget vs test samples; "
-                                 "language models: Min-K% on forget vs holdout biographies. "
-                                 "AUC 0.5 is chance; the oracle's AUC is the target.")
+                                 "language models: Min-K% on forget vs holdout biographies; "
+                                 "regression: the loss on forget vs test samples; "
+                                 "recommenders: item confidence on forgotten vs held-out "
+                                 "interactions. AUC 0.5 is chance; the oracle's AUC is the "
+                                 "target.")
                        + "".join(mia_body))
     sections = [overview.leaderboard_section(runs), classifier.tradeoff_section(runs),
                 classifier.per_class_section(runs), mia, overview.attacks_section(runs),
                 overview.efficiency_section(runs), lm.tradeoff_section(runs),
-                lm.truth_ratio_section(runs), lm.examples_section(runs)]
+                lm.truth_ratio_section(runs), lm.examples_section(runs),
+                regression.tradeoff_section(runs), regression.predictions_section(runs),
+                graph.links_section(runs)]
     kinds = sorted({r.kind for r in runs})
     intro = page.note(f"{len(runs)} run(s) ({', '.join(kinds)}), generated "
                       f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from run records "

@@ -17,7 +17,7 @@ _NONE = "No classifier runs in this report."
 
 
 def _classifier(runs: Sequence[Run]) -> list[Run]:
-    return [r for r in runs if r.kind != "lm"]
+    return [r for r in runs if r.kind == "classification"]
 
 
 def _xy(metrics: dict[str, Any], role: str) -> tuple[float, float]:
@@ -26,7 +26,7 @@ def _xy(metrics: dict[str, Any], role: str) -> tuple[float, float]:
 
 
 def tradeoff_section(runs: Sequence[Run]) -> str:
-    runs = _classifier(runs)
+    runs = [r for r in _classifier(runs) if "UA" in r.record["metrics"]]  # UA-TA runs only
     body = [page.note(
         "Forgetting against utility, one point per run: x is how far the unlearned model's UA "
         "(100 − forget accuracy) is from the oracle's, in points (0 = forgets exactly as much "
