@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TINY
 from torch import nn
 
 import obliviate
+from conftest import TINY
 from obliviate.cli import main
 from obliviate.methods import METHODS, MethodSpec, random_label
 from obliviate.scenarios import SCENARIOS
@@ -261,3 +261,31 @@ def test_a_ray_task_whose_worker_dies_is_retried(ray_cluster: Any, tmp_path: Pat
     assert code == 0, out
     assert died.exists()
     assert sorted(records(tmp_path / "home")) == [("dies_once", 0)]
+
+
+def test_the_classifier_benchmark_is_a_grid_that_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """benchmarks/classifier.py on one tiny section: its table and bars; run again with the
+    same --home, it runs nothing and prints the same."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_classifier", Path(__file__).parent.parent / "benchmarks" / "classifier.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "SECTIONS", (("tiny", "class:3", "classification", "why"),))
+    argv = ["--seeds", "0", "--methods", "ft,rl", "--home", str(tmp_path)]
+    assert bench.main(argv) == 0
+    first = capsys.readouterr()
+    found = records(tmp_path)
+    assert sorted(found) == [("ft", 0), ("rl", 0)]
+    assert "### tiny · forget class:3 — why; seeds 0, mean ± std" in first.out
+    assert leaderboard([found[("ft", 0)], found[("rl", 0)]]) in first.out
+    assert "tiny class:3: Avg.Gap <= 1.0 at <= 5% of retraining:" in first.out
+    assert bench.main(argv) == 0
+    again = capsys.readouterr()
+    assert again.out == first.out and again.err == ""  # no cell ran
+    assert {k: r["run_id"] for k, r in records(tmp_path).items()} == {
+        k: r["run_id"] for k, r in found.items()}
