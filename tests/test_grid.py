@@ -192,7 +192,10 @@ def test_a_dead_local_worker_is_retried(tmp_path: Path) -> None:
     (["--scenarios", "tiny", "--methods", "ft", "--set", "rl.lr=1"],
      "--set names method 'rl', which is not among the grid's methods (ft)"),
     (["--scenarios", "tiny", "--methods", "ft", "--set", "ft.nope=1"], "nope"),
-    (["--scenarios", "tiny", "--methods", "ft", "--jobs", "0"], "--jobs 0: must be at least 1"),
+    (["--scenarios", "tiny", "--methods", "ft", "--jobs", "0"],
+     "argument --jobs: 0 must be at least 1"),
+    (["--scenarios", "tiny", "--methods", "ft", "--retries", "x"],
+     "argument --retries: 'x' is not a whole number"),
     (["--scenarios", "tiny", "--methods", "ft", "--jobs", "2", "--ray", "local"],
      "--jobs is for the local pool"),
 ])

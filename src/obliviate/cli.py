@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -62,6 +62,19 @@ def _seed(text: str) -> int:
     if not 0 <= seed < 2**32:
         raise argparse.ArgumentTypeError(f"seed {seed} must be in [0, 2**32)")
     return seed
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"{n} must be at least {low}")
+        return n
+    return parse
 
 
 def _threads() -> int:
@@ -196,13 +209,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--forget", nargs="+", default=None, metavar="SELECTOR",
                    help="forget sets, each run on every scenario (default: the demo's "
                         "forget sets of each scenario): {selectors}")
-    g.add_argument("--jobs", type=int, default=None, help="worker processes (default: one "
+    g.add_argument("--jobs", type=_at_least(1), default=None, help="worker processes (default: one "
                    "per core, at most one per cell; 1 runs every cell in this process)")
     g.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="fan the cells out on the Ray cluster at ADDRESS (auto, "
                         "ray://HOST:10001, ...) or on a new local instance (local); needs "
                         "pip install 'obliviate[ray]'")
-    g.add_argument("--retries", type=int, default=1,
+    g.add_argument("--retries", type=_at_least(0), default=1,
                    help="times a cell is retried when its worker process dies (default 1)")
     g.add_argument("--set", nargs="+", default=[], metavar="METHOD.KEY=VALUE",
                    help="override a method's config fields, e.g. --set ga.lr=0.01")
