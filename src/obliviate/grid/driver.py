@@ -16,7 +16,7 @@ from obliviate.grid.cells import Cell, Reference, finished
 from obliviate.grid.local import run_inline, run_pool
 from obliviate.grid.on_ray import connect, ray_module, run_on_ray
 from obliviate.grid.work import Outcome, run_cell, train_reference
-from obliviate.storage.records import read_record
+from obliviate.storage.records import RecordError, read_record
 from obliviate.workspace import Workspace
 
 log = logging.getLogger("obliviate")
@@ -129,7 +129,13 @@ def run_grid(cells: Sequence[Cell], references: Sequence[Reference], ws: Workspa
             result.failed[i] = outcome.error or "no record"
             _tell(on_cell, cells[i], None, result.failed[i])
             return
-        result.records[i] = read_record(outcome.path)
+        try:
+            result.records[i] = read_record(outcome.path)
+        except RecordError as e:  # a Ray node wrote it where this machine cannot read
+            result.failed[i] = (f"its record is not readable here ({e.reason}): on a cluster, "
+                                "--home must be on a file system every node sees")
+            _tell(on_cell, cells[i], None, result.failed[i])
+            return
         result.ran.append(i)
         _tell(on_cell, cells[i], result.records[i], None)
 

@@ -50,6 +50,15 @@ def run_on_ray(fn: Callable[[T, Workspace], Outcome], items: Sequence[T], ws: Wo
     ray = ray_module()
     task = ray.remote(num_cpus=1, max_retries=retries)(in_worker)
     pending = {task.remote(fn, item, ws): i for i, item in enumerate(items)}
+    try:
+        _collect(ray, pending, items, retries, done)
+    finally:  # interrupted: do not leave the cluster running cells nobody waits for
+        for ref in pending:
+            ray.cancel(ref, force=True)
+
+
+def _collect(ray: Any, pending: dict[Any, int], items: Sequence[T], retries: int,
+             done: Callable[[int, Outcome], None]) -> None:
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
