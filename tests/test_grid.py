@@ -14,7 +14,9 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,20 +67,40 @@ def dies_once(model: nn.Module, data: UnlearnData, cfg: PlantedConfig, *, task: 
     return _random_labels(model, data, task, seed)
 
 
+def sleeps_once(model: nn.Module, data: UnlearnData, cfg: PlantedConfig, *, task: Task,
+                seed: int) -> UnlearnResult:
+    """The first attempt marks that it started, then hangs (until the grid is killed)."""
+    marker = Path(cfg.marker)
+    if not marker.exists():
+        marker.touch()
+        time.sleep(120)
+    return _random_labels(model, data, task, seed)
+
+
 PLANTED = {
     "raises": MethodSpec("raises", PlantedConfig, raises_until_fixed, ("classification",),
                          "planted: raises until its marker file exists"),
     "dies_once": MethodSpec("dies_once", PlantedConfig, dies_once, ("classification",),
                             "planted: its worker dies on the first attempt"),
+    "sleeps_once": MethodSpec("sleeps_once", PlantedConfig, sleeps_once, ("classification",),
+                              "planted: hangs on the first attempt"),
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def registered() -> Iterator[None]:
+@contextlib.contextmanager
+def planted() -> Iterator[None]:
+    """The tiny scenario and the planted methods in the registries (also for a grid run in a
+    subprocess)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(SCENARIOS, "tiny", replace(TINY, name="tiny"))
         for name, spec in PLANTED.items():
             mp.setitem(METHODS, name, spec)
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered() -> Iterator[None]:
+    with planted():
         yield
 
 
@@ -168,6 +190,36 @@ def test_failed_cells_are_reported_and_the_grid_resumes(tmp_path: Path) -> None:
     found = records(home)
     assert sorted(found) == [("dies_once", 0), ("raises", 0), ("rl", 0)]
     assert found[("rl", 0)]["run_id"] == rl_run
+
+
+def test_a_killed_grid_resumes(tmp_path: Path) -> None:
+    """The grid's own process is killed (SIGKILL) in the middle of its second cell: the first
+    cell's record stays and counts, the second left nothing; the next grid runs the second
+    cell only."""
+    home, started = tmp_path / "home", tmp_path / "started"
+    argv = [*GRID, "--methods", "rl,sleeps_once", "--jobs", "1",
+            "--set", f"sleeps_once.marker={started}", "--home", str(home)]
+    script = ("import sys, test_grid; from obliviate.cli import main\n"
+              "with test_grid.planted(): sys.exit(main(sys.argv[1:]))")
+    paths = [str(Path(obliviate.__file__).parent.parent), str(Path(__file__).parent)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    proc = subprocess.Popen([sys.executable, "-c", script, *argv], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert started.exists(), "the second cell never started"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert sorted(records(home)) == [("rl", 0)]
+    rl_run = records(home)[("rl", 0)]["run_id"]
+    code, out, _ = grid(*argv[len(GRID):])
+    assert code == 0, out
+    assert "1 already finished, 1 run now, 0 failed" in out
+    assert sorted(records(home)) == [("rl", 0), ("sleeps_once", 0)]
+    assert records(home)[("rl", 0)]["run_id"] == rl_run
 
 
 def test_a_dead_local_worker_is_retried(tmp_path: Path) -> None:
