@@ -1,12 +1,17 @@
 """Language-model unlearning on the people corpus, 3 seeds, mean ± std.
 
     python benchmarks/lm.py [--scenario people] [--forget people:0.1] [--seeds 0,1,2]
-                            [--methods a,b] [--home DIR]
+                            [--methods a,b] [--home DIR] [--jobs N]
 
 Every method that supports causal LMs: forget quality (TOFU), model utility, exact match,
 PrivLeak, time / retraining time, all measured in one run. Ends with the issue's bars: a
 method with forget quality >= 0.05 at model utility >= 0.9 x the original's; and the cost of
 the evaluation, as forward passes made over forward passes needed (<= 1.5).
+
+The runs are one grid (``obliviate.grid``): with ``--home``, a benchmark that was stopped
+resumes, skipping the cells whose record is there, and a method that fails is reported
+without costing the others their run. ``--jobs 1`` (the default) runs the cells one after
+the other in this process, so that times are measured as ``obliviate run`` measures them.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from typing import Any
 import torch
 
 from obliviate.errors import ObliviateError
+from obliviate.grid import Cell, expand, parse_seeds, run_grid
 from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
-from obliviate.runner import RunSpec, Workspace, prepare, run
+from obliviate.runner import Workspace
 from obliviate.storage.records import read_record
 from obliviate.views.tables import leaderboard
 
@@ -65,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-only", action="store_true",
                    help="only print the table of the records already in --home (e.g. after "
                         "running one process per seed with the same --home)")
+    p.add_argument("--jobs", type=int, default=1, help="cells run at once (default 1)")
     args = p.parse_args(argv)
     if args.report_only:
         if args.home is None:
@@ -76,28 +83,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.set_num_threads(1)
     ws = Workspace(args.home or Path(tempfile.mkdtemp(prefix="obliviate-lm-")))
-    records: list[dict[str, Any]] = []
     methods = args.methods.split(",")
-    check_held_out(args.scenario, methods, [int(s) for s in args.seeds.split(",")],
-                   args.forget)
-    for seed in (int(s) for s in args.seeds.split(",")):
-        trained = prepare(RunSpec(methods[0], args.forget, args.scenario, seed), ws,
-                          progress=False)
-        print(f"  seed {seed}: original {trained.meta['original']['seconds']:.0f} s "
-              f"(exact match {trained.meta['original']['exact_match']:.3f}), oracle "
-              f"{trained.meta['oracle']['seconds']:.0f} s "
-              f"({trained.meta['oracle']['exact_match']:.3f})", file=sys.stderr, flush=True)
-        for m in methods:
-            try:
-                records.append(run(RunSpec(m, args.forget, args.scenario, seed), ws,
-                                   trained=trained, progress=False)[0])
-            except Exception as e:  # a method that fails must not cost the others their run
-                print(f"  seed {seed} {m}: FAILED {type(e).__name__}: {e}", file=sys.stderr)
-                continue
-            fq = records[-1]["metrics"]["Forget quality"]["unlearned"]
-            print(f"  seed {seed} {m}: FQ {fq:.4f}", file=sys.stderr, flush=True)
+    seeds = parse_seeds(args.seeds)
+    check_held_out(args.scenario, methods, seeds, args.forget)
+    cells, references = expand([args.scenario], methods, seeds, {args.scenario: [args.forget]})
+
+    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
+        what = (f"FAILED {error}" if record is None else
+                f"FQ {record['metrics']['Forget quality']['unlearned']:.4f}")
+        print(f"  seed {cell.spec.seed} {cell.spec.method}: {what}", file=sys.stderr,
+              flush=True)
+
+    grid = run_grid(cells, references, ws, jobs=args.jobs, progress=False, on_cell=tell)
+    records = [r for _, rs in grid.groups() for r in rs]
     report(args, records)
-    return 0
+    return 0 if grid.ok else 1
 
 
 def report(args: argparse.Namespace, records: list[dict[str, Any]]) -> None:

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -62,6 +62,19 @@ def _seed(text: str) -> int:
     if not 0 <= seed < 2**32:
         raise argparse.ArgumentTypeError(f"seed {seed} must be in [0, 2**32)")
     return seed
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"{n} must be at least {low}")
+        return n
+    return parse
 
 
 def _threads() -> int:
@@ -130,18 +143,21 @@ def _spec(args: argparse.Namespace) -> RunSpec:
                    use_preset=not args.no_preset, lora=args.lora,
                    attacks=tuple(args.attack.split(",")) if getattr(args, "attack", None)
                    else (),
-                   attack_overrides=_attack_overrides(getattr(args, "attack_set", [])),
+                   attack_overrides=_dotted(getattr(args, "attack_set", []), "--attack-set",
+                                            "ATTACK", "relearn.steps=20"),
                    noise_floor=not args.no_noise_floor)
 
 
-def _attack_overrides(items: list[str]) -> dict[str, dict[str, object]]:
-    """``relearn.steps=20`` -> {"relearn": {"steps": 20}} (values parsed as for ``--set``)."""
+def _dotted(items: list[str], flag: str, owner: str, example: str,
+            ) -> dict[str, dict[str, object]]:
+    """``relearn.steps=20`` -> {"relearn": {"steps": 20}} (values parsed as for ``--set``):
+    ``--attack-set`` of ``run``, ``--set`` of ``grid``."""
     out: dict[str, dict[str, object]] = {}
     for item in items:
         name, dot, rest = item.partition(".")
         if not dot or not rest:
-            raise ObliviateError(f"--attack-set {item!r}: expected ATTACK.KEY=VALUE, e.g. "
-                                 "relearn.steps=20")
+            raise ObliviateError(f"{flag} {item!r}: expected {owner}.KEY=VALUE, e.g. "
+                                 f"{example}")
         out.setdefault(name, {}).update(parse_assignments([rest]))
     return out
 
@@ -185,6 +201,29 @@ def _parser() -> argparse.ArgumentParser:
     _data_arguments(sp)
     sp.add_argument("--rows", default=None, choices=("train", "test", "holdout"),
                     help="print only this split's row numbers, one per line")
+
+    g = command("grid", "every method on every scenario, forget set and seed: skips the "
+                "cells already in the store, then prints a leaderboard per scenario")
+    g.add_argument("--scenarios", required=True, metavar="A,B", help="of {scenarios}")
+    g.add_argument("--methods", required=True, metavar="M1,M2", help="of {methods}")
+    g.add_argument("--seeds", default="0", metavar="0,1,2", help="default 0")
+    g.add_argument("--forget", nargs="+", default=None, metavar="SELECTOR",
+                   help="forget sets, each run on every scenario (default: the demo's "
+                        "forget sets of each scenario): {selectors}")
+    g.add_argument("--jobs", type=_at_least(1), default=None, help="worker processes (default: one "
+                   "per core, at most one per cell; 1 runs every cell in this process)")
+    g.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="fan the cells out on the Ray cluster at ADDRESS (auto, "
+                        "ray://HOST:10001, ...) or on a new local instance (local); needs "
+                        "pip install 'obliviate[ray]'")
+    g.add_argument("--retries", type=_at_least(0), default=1,
+                   help="times a cell is retried when its worker process dies (default 1)")
+    g.add_argument("--set", nargs="+", default=[], metavar="METHOD.KEY=VALUE",
+                   help="override a method's config fields, e.g. --set ga.lr=0.01")
+    g.add_argument("--no-preset", action="store_true",
+                   help="use the paper's defaults, not the scenarios' presets")
+    g.add_argument("--no-noise-floor", action="store_true",
+                   help="skip the independent exact retrain of each cell's scenario and seed")
 
     command("list", "scenarios, methods and metrics")
     s = command("show-config", "a method's config with its defaults")
@@ -234,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
     threads = _threads()  # checked for every command: a bad value is wrong everywhere
-    if args.command in ("run", "sequence", "demo"):  # the commands that compute
+    if args.command in ("run", "sequence", "demo", "grid"):  # the commands that compute
         import torch
 
         torch.set_num_threads(threads)
@@ -258,6 +297,8 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         records = sequential(_spec(args), ws, args.requests, progress=not args.quiet)
         print(json.dumps(records, indent=1) if args.json else sequence_table(records))
         return 0
+    if args.command == "grid":
+        return _grid(args, ws)
     if args.command == "split":
         from obliviate.cli_views import split_listing
 
@@ -302,6 +343,35 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         print(f"report: {out}")
         return 0
     raise AssertionError(args.command)  # argparse only lets known commands through
+
+
+def _grid(args: argparse.Namespace, ws: Workspace) -> int:
+    """``obliviate grid``: exit 0 when every cell has its record, 1 when some failed."""
+    from obliviate.demo import SECTIONS
+    from obliviate.grid import expand, parse_seeds, run_grid
+    from obliviate.grid.cells import names
+    from obliviate.views.tables import grid_tables
+
+    scenarios = names(args.scenarios, "--scenarios")
+    forgets: dict[str, list[str]] = {}
+    for s in scenarios:
+        forgets[s] = args.forget or [f for name, f, _, _ in SECTIONS if name == s]
+        if not forgets[s]:
+            from obliviate.scenarios import get_scenario
+
+            get_scenario(s)  # an unknown name says so, rather than asking for --forget
+            raise ObliviateError(f"scenario {s!r} has no default forget set: give --forget")
+    cells, references = expand(
+        scenarios, names(args.methods, "--methods"), parse_seeds(args.seeds), forgets,
+        use_preset=not args.no_preset, noise_floor=not args.no_noise_floor,
+        overrides=_dotted(args.set, "--set", "METHOD", "ga.lr=0.01"))
+    result = run_grid(cells, references, ws, jobs=args.jobs, ray=args.ray,
+                      retries=args.retries, progress=not args.quiet)
+    print(grid_tables(result.groups()))
+    print(result.summary())
+    for i, why in result.failed.items():
+        print(f"  failed: {cells[i].label}: {why}")
+    return 0 if result.ok else 1
 
 
 def _store_paths(ws: Workspace) -> dict[str, str]:

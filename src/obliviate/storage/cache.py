@@ -44,6 +44,11 @@ class ModelCache:
         if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
             raise CacheError(f"cache directory {str(self.root)!r} is not readable and writable")
 
+    def has(self, key: str) -> bool:
+        """Whether entry ``key`` is in place (an entry appears whole, by rename, or not at
+        all); ``load`` still checks it before it is used."""
+        return (self.root / key / "meta.json").is_file()
+
     def load(self, key: str, model: nn.Module) -> dict[str, Any] | None:
         """Load entry ``key`` into ``model`` and return its meta; None if absent or corrupt."""
         entry = self.root / key

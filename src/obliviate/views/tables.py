@@ -196,6 +196,16 @@ def leaderboard(records: Sequence[dict[str, Any]]) -> str:
     return format_table(header, rows) + "\n" + view.legend
 
 
+def grid_tables(groups: Sequence[tuple[tuple[str, str], Sequence[dict[str, Any]]]]) -> str:
+    """``obliviate grid``: a leaderboard per scenario and forget set, over its seeds."""
+    out = []
+    for (scenario, forget), records in groups:
+        seeds = sorted({r["scenario"]["seed"] for r in records})
+        head = f"== {scenario} · forget {forget} · seeds {', '.join(map(str, seeds)) or 'none'}"
+        out.append(head + "\n" + (leaderboard(records) if records else "no finished cells"))
+    return "\n\n".join(out)
+
+
 def attack_table(record: dict[str, Any]) -> str:
     """The record's attacks: the forget metric before, after the attack, and the oracle's
     after the same attack (the baseline: what never-learned data looks like)."""
