@@ -4,11 +4,14 @@ computation from scratch (numpy / scikit-learn / scipy), never against the code 
 from __future__ import annotations
 
 import hashlib
+import math
 import pickle
 
 import numpy as np
 import pytest
 import torch
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.datasets import load_digits
 from sklearn.linear_model import Ridge
 
@@ -18,6 +21,12 @@ from obliviate.guaranteed.analytic import (
     AnalyticHead,
     AnalyticModel,
     featurize,
+)
+from obliviate.guaranteed.certified import (
+    CertifiedConfig,
+    CertifiedLogistic,
+    minimise,
+    newton_removal,
 )
 from obliviate.guaranteed.checkpoints import CheckpointStore
 from obliviate.guaranteed.sisa import SISA, SISAConfig, aggregate, layout
@@ -270,3 +279,128 @@ def test_sisa_refuses_bad_input(tmp_path) -> None:
         live.delete(np.array([], dtype=np.int64))
     with pytest.raises(ValueError, match="not in the training set"):
         live.delete(np.array([999]))
+
+
+# ---------------------------------------------------------------- certified removal
+
+
+def _loss_and_grad(w: np.ndarray, x: np.ndarray, y: np.ndarray, lam: float,
+                   b: np.ndarray) -> tuple[float, np.ndarray]:
+    """The paper's L_b(w; D) = sum log(1 + exp(-y w.x)) + lam n / 2 |w|^2 + b.w, and its
+    gradient, written here from the formula (scipy.special.expit for the sigmoid)."""
+    z = y * (x @ w)
+    loss = np.logaddexp(0.0, -z).sum() + 0.5 * lam * len(y) * w @ w + b @ w
+    grad = x.T @ (-y * expit(-z)) + lam * len(y) * w + b
+    return float(loss), grad
+
+
+def _problem(seed: int, n: int = 60, d: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    x /= np.maximum(1.0, np.linalg.norm(x, axis=1, keepdims=True))  # ||x_i|| <= 1
+    y = np.where(x @ rng.normal(size=d) + 0.3 * rng.normal(size=n) > 0, 1.0, -1.0)
+    return x, y, rng.normal(0.0, 0.5, d)
+
+
+def test_certified_newton_step_lands_near_the_retrained_minimiser() -> None:
+    """n = 40, d = 3, lam = 0.01, removing 2 rows. scipy's BFGS minimises the paper's loss on
+    D (checking our Newton training) and on D' (the exact retrain with the same b). One
+    Newton step from w* moves at least 20x closer to the retrained minimiser than w* is."""
+    x, y, b = _problem(1, n=40, d=3)
+    lam = 0.01
+    w_star = minimise(x, y, lam, b)
+    full = minimize(_loss_and_grad, np.zeros(3), args=(x, y, lam, b), jac=True,
+                    method="BFGS", options={"gtol": 1e-12})
+    np.testing.assert_allclose(w_star, full.x, atol=1e-6)
+    keep = np.arange(2, 40)
+    retrain = minimize(_loss_and_grad, np.zeros(3), args=(x[keep], y[keep], lam, b),
+                       jac=True, method="BFGS", options={"gtol": 1e-12}).x
+    w_minus, _ = newton_removal(w_star, x[keep], y[keep], x[:2], y[:2], lam)
+    assert np.linalg.norm(w_minus - retrain) < np.linalg.norm(w_star - retrain) / 20
+    assert np.linalg.norm(w_star - retrain) > 1e-3  # the removal does move the minimiser
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_certified_bound_is_an_upper_bound_on_the_residual(seed: int) -> None:
+    """On random problems (||x|| <= 1), three sequential removals of 1, 3 and 5 rows: after
+    each, the accumulated data-dependent bound is >= the true gradient residual
+    ||grad L_b(w^-; D')|| computed from the loss's formula above."""
+    x, y, b = _problem(seed)
+    lam = 0.005 * (1 + seed % 3)
+    w = minimise(x, y, lam, b)
+    alive, spent = np.ones(len(y), dtype=bool), 0.0
+    for k in (1, 3, 5):
+        gone = np.nonzero(alive)[0][:k]
+        alive[gone] = False
+        w, bound = newton_removal(w, x[alive], y[alive], x[gone], y[gone], lam)
+        spent += bound
+        _, residual = _loss_and_grad(w, x[alive], y[alive], lam, b)
+        assert np.linalg.norm(residual) <= spent
+        assert np.linalg.norm(residual) > 0  # logistic loss: the step is not exact
+
+
+def test_certified_budget_formula_and_retrain_trigger(digits: tuple[np.ndarray, np.ndarray],
+                                                      ) -> None:
+    """beta = sigma eps / sqrt(2 log(1.5 / delta)): sigma 1, eps 1, delta 1e-4 gives
+    1 / sqrt(2 * 9.6158) = 0.22804. A generous budget absorbs single-row removals; a
+    budget below the first step's bound retrains at once, and the retrained model is the
+    exact minimiser on the remaining rows (gradient ~ 0 for its new b)."""
+    assert CertifiedConfig().budget == pytest.approx(1 / math.sqrt(2 * math.log(15000.0)))
+    assert CertifiedConfig().budget == pytest.approx(0.22804, abs=1e-5)
+    x, y = digits
+    x, y = x[:300], y[:300]
+    ids = np.arange(300)
+    roomy = CertifiedLogistic(x, y, ids, 10, CertifiedConfig(epsilon=1e3), seed=0)
+    w0 = roomy.W.copy()
+    d = roomy.delete(np.array([0]))
+    assert d.guarantee == "(epsilon, delta)-certified" and not d.evidence["retrained"]
+    assert d.evidence["spent"] == pytest.approx(d.evidence["step_bounds"])
+    assert not np.allclose(roomy.W, w0)
+    tight = CertifiedLogistic(x, y, ids, 10, CertifiedConfig(epsilon=1e-9), seed=0)
+    d = tight.delete(np.array([0]))
+    assert d.evidence["retrained"] and d.evidence["retrains"] == 1
+    assert d.evidence["spent"] == [0.0] * 10
+    for k in range(10):
+        yk = np.where(tight.y == k, 1.0, -1.0)
+        _, g = _loss_and_grad(tight.W[k], tight.x, yk, tight.cfg.lam, tight.B[k])
+        assert np.linalg.norm(g) < 1e-8
+    assert (tight.predict(x[1:]) == y[1:]).mean() > 0.85
+
+
+def test_certified_retrains_exactly_when_the_sum_would_pass_the_budget(
+        digits: tuple[np.ndarray, np.ndarray]) -> None:
+    """Budget set to 2.5 x the first single-row step's largest bound: the running sum is
+    checked against beta before each step, and a retrain happens on the first request whose
+    step would take some class past it (recomputed here from the recorded step bounds)."""
+    x, y = digits
+    x, y = x[:200], y[:200]
+    probe = CertifiedLogistic(x, y, np.arange(200), 10, CertifiedConfig(), seed=0)
+    first = max(probe.delete(np.array([0])).evidence["step_bounds"])
+    # sigma such that budget = 2.5 * first
+    c = math.sqrt(2 * math.log(1.5 / 1e-4))
+    cfg = CertifiedConfig(sigma=2.5 * first * c)
+    model = CertifiedLogistic(x, y, np.arange(200), 10, cfg, seed=0)
+    spent = np.zeros(10)
+    for i in range(12):
+        d = model.delete(np.array([i]))
+        step = np.array(d.evidence["step_bounds"])
+        would = bool((spent + step > cfg.budget).any())
+        assert d.evidence["retrained"] == would, i
+        spent = np.zeros(10) if would else spent + step
+        assert np.array(d.evidence["spent"]) == pytest.approx(spent)
+        assert max(d.evidence["spent"]) <= cfg.budget
+    assert model.retrains >= 1
+
+
+def test_certified_refuses_bad_input(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    with pytest.raises(ValueError, match="delta"):
+        CertifiedConfig(delta=1.5)
+    with pytest.raises(ValueError, match="epsilon"):
+        CertifiedConfig(epsilon=0.0)
+    x, y = digits
+    model = CertifiedLogistic(x[:50], y[:50], np.arange(50), 10, CertifiedConfig(), seed=0)
+    with pytest.raises(ValueError, match="distinct training rows"):
+        model.delete(np.array([], dtype=np.int64))
+    model.delete(np.array([3]))
+    with pytest.raises(ValueError, match="distinct training rows"):
+        model.delete(np.array([3]))
