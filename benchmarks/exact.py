@@ -74,8 +74,9 @@ def sharding(seeds: list[int], model: str) -> None:
         with torch.no_grad():
             rows["single"].append(_acc(single(d.test.inputs), d.test.targets))
         for s in SHARDS:
-            with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+            with tempfile.TemporaryDirectory() as tmp:
                 ens = _sisa(d, SISAConfig(shards=s, slices=4), Path(tmp), seed).ensemble()
+            with torch.no_grad():
                 rows[f"S={s}"].append(_acc(ens(d.test.inputs), d.test.targets))
         print(f"  seed {seed} done", flush=True)
     print(f"\n| model ({model}, R = 4) | test accuracy % |\n|---|---|")
