@@ -196,6 +196,26 @@ def _parser() -> argparse.ArgumentParser:
     _unlearning_arguments(q)
     q.add_argument("--requests", type=int, default=4, help="number of requests (default 4)")
 
+    ex = command("exact", "deletion with a guarantee: train acu, sisa or certified on the "
+                 "training rows, delete the forget set request by request, record the "
+                 "guarantee and its evidence")
+    _data_arguments(ex)
+    ex.add_argument("--method", required=True, choices=("acu", "sisa", "certified"),
+                    help="acu (exact, closed-form head), sisa (exact, sharded ensemble), "
+                         "certified ((epsilon, delta)-certified logistic regression)")
+    ex.add_argument("--forget", required=True, help="{selectors}")
+    ex.add_argument("--model", default=None, help="sisa's shard model: mlp or cnn "
+                    "(default: the scenario's)")
+    ex.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="override config fields, e.g. --set shards=5 slices=4")
+    ex.add_argument("--requests", type=int, default=1,
+                    help="delete the forget set in this many sequential requests (default 1)")
+    ex.add_argument("--seed", type=_seed, default=0)
+    ex.add_argument("--no-verify", action="store_true",
+                    help="skip training the method from scratch on the retained rows (the "
+                         "exactness check and the speed-up)")
+    ex.add_argument("--json", action="store_true", help="print the record instead")
+
     sp = command("split", "which source rows are training, test and holdout rows (so an "
                  "indices:FILE forget set names training rows)")
     _data_arguments(sp)
@@ -273,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
     threads = _threads()  # checked for every command: a bad value is wrong everywhere
-    if args.command in ("run", "sequence", "demo", "grid"):  # the commands that compute
+    if args.command in ("run", "sequence", "demo", "grid", "exact"):  # the commands that compute
         import torch
 
         torch.set_num_threads(threads)
@@ -299,6 +319,22 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         return 0
     if args.command == "grid":
         return _grid(args, ws)
+    if args.command == "exact":
+        from obliviate.guaranteed.run import run_exact, summary
+        from obliviate.kinds import scenario_name
+        from obliviate.runner import RunSpec, build
+
+        exp = build(RunSpec(method=args.method, forget=args.forget,
+                            scenario=scenario_name(args.scenario, args.task), seed=args.seed,
+                            model=args.model, data=args.data, label=args.label,
+                            split_column=args.split_column, test=args.test))
+        record, path = run_exact(args.method, exp, parse_assignments(args.set),
+                                 requests=args.requests, home=ws.home,
+                                 verify=not args.no_verify, progress=not args.quiet)
+        print(json.dumps(record, indent=1) if args.json else summary(record))
+        if not args.json:
+            print(f"record: {path}")
+        return 0
     if args.command == "split":
         from obliviate.cli_views import split_listing
 

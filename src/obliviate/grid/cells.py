@@ -18,7 +18,7 @@ from obliviate.errors import ObliviateError, shown
 from obliviate.methods import MethodSpec, get_method
 from obliviate.runconfig import method_config
 from obliviate.runner import RunSpec, build
-from obliviate.scenarios import PeopleScenario, Scenario, get_scenario
+from obliviate.scenarios import AnyScenario, get_scenario
 from obliviate.storage.records import SCHEMA, validate
 from obliviate.storage.store import Store
 
@@ -28,7 +28,7 @@ class Cell:
     """One run of the grid, with what is needed to recognise its record."""
 
     spec: RunSpec
-    scenario_def: Scenario | PeopleScenario
+    scenario_def: AnyScenario
     method_def: MethodSpec
     config: dict[str, Any]  # the method config the cell runs with (JSON-normalised)
     model_keys: tuple[str, ...]  # the cache keys of the reference models it needs
@@ -50,7 +50,7 @@ class Reference:
     the cells that need it fan out: two cells never train the same model at once."""
 
     spec: RunSpec
-    scenario_def: Scenario | PeopleScenario
+    scenario_def: AnyScenario
     role: str
     key: str
 

@@ -112,8 +112,8 @@ def scenario_for(name: str, data: str | None, label: str | None = None,
     return get_scenario(name)
 
 
-__all__ = ["SCENARIOS", "SELECTORS", "PeopleData", "PeopleScenario", "RegressionData",
-           "RegressionScenario", "Scenario", "ScenarioData", "check_splits",
+__all__ = ["SCENARIOS", "SELECTORS", "AnyScenario", "PeopleData", "PeopleScenario",
+           "RegressionData", "RegressionScenario", "Scenario", "ScenarioData", "check_splits",
            "get_scenario", "scenario_for", "user_scenario"]
 
 
