@@ -126,3 +126,42 @@ def digits_class3(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     """``obliviate run --scenario digits --forget class:3``'s CNN pair (about 4 s)."""
     ws = Workspace(tmp_path_factory.mktemp("contract"))
     return prepare(RunSpec("ft", "class:3", "digits", 0, noise_floor=False), ws, progress=False)
+
+
+def _prepared(scenario: Any, forget: str, tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    SCENARIOS[scenario.name] = scenario  # so that run() finds the scenario by name
+    ws = Workspace(tmp_path_factory.mktemp(scenario.name))
+    return prepare(RunSpec("ft", forget, scenario.name, 0, noise_floor=False), ws,
+                   progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_regression(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """150 synthetic rows with 10% planted outliers, forget the outliers (an MLP, ~2 s)."""
+    from test_regression import TINY as TINY_REGRESSION
+
+    return _prepared(TINY_REGRESSION, "outliers", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def tiny_graph(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """A 240-node stochastic block model, forget every training node of class 0 (a GCN)."""
+    from functools import partial
+
+    from obliviate.tasks.graph.bundled import RECIPE
+    from obliviate.tasks.graph.data import stochastic_block_graph
+    from obliviate.tasks.graph.scenario import GraphScenario
+
+    sbm = GraphScenario(name="sbm-tiny", hidden=32, recipe=RECIPE, description="tests",
+                        load=partial(stochastic_block_graph, "sbm-tiny", per_class=60,
+                                     n_classes=4, dim=64, p_in=0.03, p_out=0.01,
+                                     separation=0.3, seed=0))
+    return _prepared(sbm, "class:0", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def tiny_recommendation(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """40 users x 60 items, forget every interaction with items 1 and 2 (BPR-MF)."""
+    from test_recommendation_pipeline import TINY as TINY_RECSYS
+
+    return _prepared(TINY_RECSYS, "item:1,2", tmp_path_factory)

@@ -34,7 +34,30 @@ IDS = [f"{m}-{k}" for m, k in CASES]
 CANNOT_FORGET = {
     ("ga", "classification"): "gradient ascent: no lr forgets class 3 on seed 0 before collapse",
     ("neggrad+", "classification"): "NegGrad+: no beta/lr forgets on seed 0 before collapse",
+    # outliers-tiny: the defaults move the outliers' score 0.4 / 3 points of 625; lr 0.05
+    # diverges (scores of -1e18 / -1388 with the retained rows' gone too)
+    ("ga", "regression"): "ga on regression: defaults barely move, lr 0.05 diverges",
+    ("neggrad+", "regression"): "NegGrad+ on regression: defaults barely move, lr 0.05 "
+                                "diverges",
+    # recsys-tiny item:1,2 at the paper's defaults (recsys-small's sweeps covered mmrecun and
+    # SSD only): no forgotten interaction leaves its user's top 20, or (bad_teacher) one enters
+    ("ga", "recommendation"): "ga on BPR-MF at its defaults: distance 64.3 -> 64.3",
+    ("neggrad+", "recommendation"): "NegGrad+ on BPR-MF at its defaults: 64.3 -> 64.3",
+    ("rl", "recommendation"): "random labels on BPR-MF at their defaults: 64.3 -> 64.3",
+    ("scrub", "recommendation"): "SCRUB on BPR-MF at its defaults: 64.3 -> 64.3",
+    ("bad_teacher", "recommendation"): "bad teacher on BPR-MF, lr 0.05: 64.3 -> 71.4",
 }
+# Pairs that forget at the cost of more retained utility than the kind allows, measured.
+LOSES_UTILITY = {
+    ("rl", "regression"): "random targets on outliers-tiny: retained score 98.9 -> 69.7",
+    ("salun", "regression"): "SalUn's random targets on outliers-tiny: 98.9 -> 75.9",
+    ("ssd", "regression"): "SSD at alpha 2 (the lowest that dampens a weight): 98.9 -> 61.8",
+}
+
+
+def _marked(expected: dict[tuple[str, str], str]) -> list[Any]:
+    return [pytest.param(m, k, marks=pytest.mark.xfail(strict=True, reason=expected[m, k]))
+            if (m, k) in expected else (m, k) for m, k in CASES]
 
 
 def _trained(request: pytest.FixtureRequest, kind: str) -> Trained:
@@ -84,25 +107,27 @@ def test_parameters_change(name: str, kind: str, request: pytest.FixtureRequest,
     assert changed, f"{name} left every parameter unchanged on {kind}"
 
 
-@pytest.mark.parametrize(("name", "kind"), [
-    pytest.param(m, k, marks=pytest.mark.xfail(strict=True, reason=CANNOT_FORGET[m, k]))
-    if (m, k) in CANNOT_FORGET else (m, k) for m, k in CASES], ids=IDS)
+@pytest.mark.parametrize(("name", "kind"), _marked(CANNOT_FORGET), ids=IDS)
 def test_forget_score_moves_toward_the_oracle(name: str, kind: str,
                                               request: pytest.FixtureRequest,
                                               unlearned: dict[tuple[str, str], torch.nn.Module],
                                               ) -> None:
-    """At least 10 points of the original's distance to the oracle's forget score are
-    closed (the oracle forgot; how close each method gets is the benchmark's business)."""
+    """At least ``Kind.min_closed`` points (10) of the original's distance to the oracle's
+    forget score are closed (the oracle forgot; how close each method gets is the
+    benchmark's business)."""
     t = _trained(request, kind)
     rows = t.data.attack_rows()
     oracle = t.data.forget_score(t.oracle, rows)
     before = abs(t.data.forget_score(t.original, rows) - oracle)
     after = abs(t.data.forget_score(unlearned[name, kind], rows) - oracle)
-    assert before > 50, f"{kind}: the original must start far from the oracle ({before:.1f})"
-    assert after < before - 10, f"{name}: distance to the oracle {before:.1f} -> {after:.1f}"
+    k = KINDS[kind]
+    assert before > k.min_start, f"{kind}: the original must start far from the oracle " \
+        f"({before:.1f})"
+    assert after < before - k.min_closed, (
+        f"{name}: distance to the oracle {before:.1f} -> {after:.1f}")
 
 
-@pytest.mark.parametrize(("name", "kind"), CASES, ids=IDS)
+@pytest.mark.parametrize(("name", "kind"), _marked(LOSES_UTILITY), ids=IDS)
 def test_retain_utility_within_tolerance(name: str, kind: str, request: pytest.FixtureRequest,
                                          unlearned: dict[tuple[str, str], torch.nn.Module],
                                          ) -> None:
