@@ -122,14 +122,16 @@ def test_sweep_reports_a_setting_that_diverges_and_carries_on(
 
 def test_sweep_runs_each_setting_on_each_seed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:
+        tiny_people_ws: tuple[Any, Any]) -> None:
     """Two settings of gradient ascent on the tiny people scenario: two records, each with the
-    config asked for on top of the paper's defaults, and one summary line per setting."""
+    config asked for on top of the paper's defaults, and one summary line per setting. The
+    session's trained tiny people models are reused through a shared model cache."""
     from conftest import TINY_PEOPLE as TINY
     from obliviate.scenarios import SCENARIOS
     from obliviate.storage.records import read_record
 
     monkeypatch.setitem(SCENARIOS, "people-tiny", TINY)
+    (tmp_path / "cache").symlink_to(tiny_people_ws[1].home / "cache")
     assert sweep.main(["--scenario", "people-tiny", "--forget", "people:0.34", "--method", "ga",
                        "--seeds", "0", "--no-preset", "--grid", "epochs", "1", "2",
                        "--grid", "lr", "1e-4", "--home", str(tmp_path)]) == 0
