@@ -83,22 +83,35 @@ def sweep(args: argparse.Namespace, ws: Workspace, seeds: list[int]) -> int:
     print(f"{spec.name} on {args.scenario}, seeds {seeds}, on top of "
           f"{json.dumps(base) if base else 'the defaults'}", flush=True)
     runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(grid))}
+    failed: dict[int, str] = {}  # a setting that diverges on one seed is out of the grid
     for scenario, forget, _ in SECTIONS:
         if scenario != args.scenario:
             continue
         for seed in seeds:
             trained = prepare(RunSpec(spec.name, forget, scenario, seed), ws, progress=False)
             for i, s in enumerate(grid):
-                r, _ = run(RunSpec(spec.name, forget, scenario, seed, overrides={**base, **s},
-                                   use_preset=False), ws, trained=trained, progress=False)
+                if i in failed:
+                    continue
+                try:
+                    r, _ = run(RunSpec(spec.name, forget, scenario, seed,
+                                       overrides={**base, **s}, use_preset=False), ws,
+                               trained=trained, progress=False)
+                except ObliviateError as e:  # e.g. NegGrad+'s divergence check
+                    failed[i] = f"{forget} seed {seed}: {e}"
+                    continue
                 runs[i].append(r)
     for i, s in enumerate(grid):
         rs = runs[i]
+        if i in failed:
+            print(f"{json.dumps(s)}: FAILED on {failed[i]}", flush=True)
+            continue
         marks = sorted({verdict(r).short or "ok" for r in rs})
         print(f"{json.dumps(s)}: gap mean {mean(rs, 'Gap'):.2f} worst "
               f"{max(r['metrics']['Gap']['unlearned'] for r in rs):.2f} (original "
               f"{mean(rs, 'Gap', 'original'):.2f}, noise floor "
-              f"{mean(rs, 'Gap', 'independent'):.2f}); {100 * mean(rs, 'ratio'):.1f}% of "
+              f"{mean(rs, 'Gap', 'independent'):.2f}); R² test {mean(rs, 'R² (D_t)'):.3f} "
+              f"(original {mean(rs, 'R² (D_t)', 'original'):.3f}, oracle "
+              f"{mean(rs, 'R² (D_t)', 'oracle'):.3f}); {100 * mean(rs, 'ratio'):.1f}% of "
               f"retraining; verdicts: {', '.join(marks)}", flush=True)
     return 0
 

@@ -11,6 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from obliviate.errors import ObliviateError
+from obliviate.kind_presets import (
+    KIND_CHOSEN_ON,
+    KIND_FORGET_CHOSEN_ON,
+    KIND_FORGET_PRESETS,
+    KIND_PRESETS,
+)
 
 # How the digits and digits-noisy presets were chosen (issue 11): on seeds 3 and 4, each with
 # its own original and oracle, which no benchmark reports (benchmarks/classifier.py reports
@@ -187,6 +193,8 @@ PRESETS: dict[tuple[str, str], dict[str, object]] = {
     # on seed 3, 5.4e-8 / 0.0042 on seed 4; alpha 1: 1.6e-11 / 4.3e-9 on seed 3.
     ("people", "tnpo"): {"beta": 0.3, "lr": 6e-3, "epochs": 12, "batch_size": 32,
                          "weight_decay": 0.01, "retain_weight": 1.0},
+    # Regression, graph and recommendation scenarios: chosen on seeds 3, 4 (kind_presets.py).
+    **KIND_PRESETS,
 }
 
 
@@ -220,6 +228,7 @@ FORGET_PRESETS: dict[tuple[str, str, str], dict[str, object]] = {
     # The class:3 setting (class-pure batches) leaves SSD inert on a random forget set (0.83,
     # the original's); data order, alpha 2 / 3 / 5 / 10: 7.18 / 2.07 / 0.54 [1.00 0.07] / 0.83.
     ("digits", "ssd", "random"): {"alpha": 5.0},
+    **KIND_FORGET_PRESETS,  # recsys-small, chosen on seeds 3, 4 (kind_presets.py)
 }
 
 CHOSEN_ON: dict[Key, tuple[str, tuple[int, ...]]] = {
@@ -231,6 +240,8 @@ CHOSEN_ON: dict[Key, tuple[str, tuple[int, ...]]] = {
     **{(s, "tnpo"): ("people-small", (3, 4)) for s in ("people", "people-small")},
     ("people", "npo"): ("people", (0, 1)),
     ("people", "tnpo"): ("people", (3, 4)),
+    **{key: where for key, where in KIND_CHOSEN_ON.items()},
+    **{key: where for key, where in KIND_FORGET_CHOSEN_ON.items()},
 }
 
 
