@@ -36,6 +36,7 @@ from obliviate.scenarios import SCENARIOS
 from obliviate.service.crash import point
 from obliviate.storage.atomic import temp_file
 from obliviate.tasks.classification.models import build_model
+from obliviate.tasks.classification.scenario import Scenario
 from obliviate.types import Split
 
 
@@ -79,6 +80,7 @@ class ExactModel:
     def __init__(self, cfg: ExactDeployment, root: Path, deleted: set[int]) -> None:
         self.cfg, self.root = cfg, root
         sc = SCENARIOS[cfg.scenario]
+        assert isinstance(sc, Scenario)  # ExactDeployment admits classification only
         if cfg.epochs is not None:
             sc = dataclasses.replace(sc, recipe=dataclasses.replace(sc.recipe,
                                                                     epochs=cfg.epochs))
@@ -110,7 +112,7 @@ class ExactModel:
     def shard_report(self) -> dict[str, dict[str, Any]]:
         return {str(s): {"rows": int(len(self.sisa.shard_rows(s))),
                          "rows_sha256": rows_hash(self.sisa.shard_rows(s)),
-                         "checkpoint": (self.sisa.chains.get(s) or [None])[-1]}
+                         "checkpoint": (self.sisa.chains.get(s) or [""])[-1] or None}
                 for s in range(self.sisa_cfg.shards)}
 
     def delete(self, ids: list[int]) -> dict[str, Any]:
