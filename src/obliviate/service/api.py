@@ -8,8 +8,8 @@ is a 404 exactly like an id that does not exist. Every bad request is a 4xx whos
 bad tokens (401), a missing scope (403).
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": FastAPI reads the handlers' annotations, which
+# name aliases local to create_app.
 import hashlib
 import json
 from collections.abc import Callable
@@ -50,7 +50,7 @@ class DeletionIn(BaseModel):
     idempotency_key: Annotated[str, Field(pattern=KEY)]
 
     @model_validator(mode="after")
-    def one_target(self) -> DeletionIn:
+    def one_target(self) -> "DeletionIn":
         if (self.subject is None) == (self.row_ids is None):
             raise ValueError("give exactly one of subject or row_ids")
         return self
