@@ -43,3 +43,13 @@ def point(name: str) -> None:
         print(f"PAUSED {name}", file=sys.stderr, flush=True)
         time.sleep(600)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_cli(env: dict[str, str], argv: list[str]) -> None:
+    """``obliviate <argv>`` with ``env`` added: the target of the crash tests' worker
+    processes, forked from a server that has already imported torch (a fresh interpreter
+    spends seconds importing it, and the tests start dozens of workers)."""
+    os.environ.update(env)
+    from obliviate.cli import main
+
+    sys.exit(main(argv))

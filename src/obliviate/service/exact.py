@@ -176,6 +176,8 @@ class ExactModel:
         final = out / f"{digest}.safetensors"
         if final.is_file() and file_sha256(final) == digest:
             return final, digest
+        for stale in out.glob(".*.tmp"):  # a killed writer's; only the lease holder writes
+            stale.unlink(missing_ok=True)
         fd, tmp = temp_file(final)
         try:
             with os.fdopen(fd, "wb") as f:
