@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import check_ledger, tiny_deployment
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,7 @@ from obliviate.service.api import create_app
 from obliviate.service.deploy import Registered
 from obliviate.service.ledger import AuditEntry, DeletionRequest, open_ledger
 from obliviate.service.worker import Worker, WorkerConfig
+from service_helpers import check_ledger, tiny_deployment
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +194,7 @@ def test_fuzzed_schema_never_500(ledger: tuple[Engine, Path], dep: Registered) -
                 case.path_parameters["dep_id"] = dep.deployment_id  # reach past the 404
             before = _counts(ledger[0])
             r = case.call(headers=auth(dep.token))
-            statuses.setdefault(operation.label, set()).add(r.status_code)
+            statuses.setdefault(case.operation.label, set()).add(r.status_code)
             assert r.status_code < 500, (case.as_curl_command(), r.text)
             if r.status_code >= 400:
                 assert _counts(ledger[0]) == before, case.as_curl_command()

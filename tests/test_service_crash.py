@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import check_ledger, tiny_deployment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from obliviate.service.api import create_app
 from obliviate.service.crash import ENV, POINTS
 from obliviate.service.ledger import AuditEntry, ModelVersion, open_ledger
+from service_helpers import check_ledger, tiny_deployment
 
 TRIALS_NAMED = 20  # each point at least twice
 TRIALS_RANDOM = 6  # SIGKILL from outside after a random delay

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from service_helpers import check_ledger, tiny_deployment
 
 from obliviate.service.ledger import open_ledger
 from obliviate.service.worker import Worker, WorkerConfig
+from service_helpers import check_ledger, tiny_deployment
 
 CLIENTS, EACH = 20, 10
 
