@@ -31,7 +31,7 @@ def _chain(tmp_path: Path, n: int = 5) -> object:
     return engine
 
 
-@pytest.mark.parametrize("tamper", ["payload", "remove", "swap", "truncate"])
+@pytest.mark.parametrize("tamper", ["payload", "remove", "swap", "truncate", "rehash"])
 def test_audit_chain_names_the_first_broken_entry(tmp_path: Path, tamper: str) -> None:
     engine = _chain(tmp_path)
     assert audit.verify(engine).ok  # type: ignore[arg-type]
@@ -46,10 +46,18 @@ def test_audit_chain_names_the_first_broken_entry(tmp_path: Path, tamper: str) -
             pa, pb = a.payload, b.payload  # type: ignore[union-attr]
             s.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(payload=pb))
             s.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(payload=pa))
+        elif tamper == "rehash":  # a forger rewrites entry 3 with a valid hash and patches
+            e = s.get(AuditEntry, 3)  # entry 4's prev_hash: entry 4's own hash gives it away
+            assert e is not None
+            h = audit.entry_hash(3, e.prev_hash, e.at_us, e.actor, e.event, e.deployment_id,
+                                 e.object_id, '{"i":99}')
+            s.execute(update(AuditEntry).where(AuditEntry.seq == 3)
+                      .values(payload='{"i":99}', hash=h))
+            s.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(prev_hash=h))
         else:
             s.execute(delete(AuditEntry).where(AuditEntry.seq == 5))
     report = audit.verify(engine)  # type: ignore[arg-type]
-    want = {"payload": 3, "remove": 3, "swap": 2, "truncate": 5}[tamper]
+    want = {"payload": 3, "remove": 3, "swap": 2, "truncate": 5, "rehash": 4}[tamper]
     assert not report.ok and report.broken == want, report
 
 
