@@ -263,6 +263,9 @@ def _parser() -> argparse.ArgumentParser:
     db = command("dashboard", "compare two runs in the browser (Unlearning Comparator); "
                  "reads the store's records and feature sidecars")
     db.add_argument("--port", type=int, default=8765, help="port on localhost (0: a free one)")
+    from obliviate.service.commands import add_commands
+
+    add_commands(command)
     return p
 
 
@@ -335,6 +338,10 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         if not args.json:
             print(f"record: {path}")
         return 0
+    if args.command in ("serve", "worker", "deploy", "audit"):
+        from obliviate.service.commands import dispatch
+
+        return dispatch(args, ws.home)
     if args.command == "split":
         from obliviate.cli_views import split_listing
 

@@ -1,0 +1,101 @@
+"""The service's subcommands: ``serve``, ``worker``, ``deploy`` and ``audit verify``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from obliviate.errors import ObliviateError
+
+DB_HELP = ("ledger URL: sqlite:///ledger.db (default, WAL) or "
+           "postgresql+psycopg://user@host/db")
+
+
+def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    s = command("serve", "the deletion-request HTTP API (OpenAPI at /openapi.json)")
+    s.add_argument("--db", required=True, help=DB_HELP)
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    w = command("worker", "honour committed deletion requests: batch, unlearn, verify, "
+                "promote a new model version")
+    w.add_argument("--db", required=True, help=DB_HELP)
+    w.add_argument("--lease", type=float, default=30.0, help="seconds a claimed job is held "
+                   "without a heartbeat (default 30)")
+    w.add_argument("--poll", type=float, default=1.0, help="seconds between looks when idle")
+    w.add_argument("--window", type=float, default=0.0, help="coalescing window: batch a "
+                   "deployment's requests once the oldest is this many seconds old")
+    w.add_argument("--max-attempts", type=int, default=5)
+    w.add_argument("--backoff", type=float, default=2.0, help="seconds before the first "
+                   "retry of a failed job, doubled for each later one")
+    w.add_argument("--until-idle", action="store_true",
+                   help="exit once no request or job is open (default: run forever)")
+    d = command("deploy", "train and register a deployment; prints its id and an admin token")
+    d.add_argument("--db", required=True, help=DB_HELP)
+    d.add_argument("--scenario", default="digits")
+    d.add_argument("--train", default="sisa:shards=5", help="sisa:KEY=VALUE,... (SISAConfig "
+                   "fields: shards, slices, epochs_per_slice, aggregation)")
+    d.add_argument("--policy", default="exact", help="exact (approximate: not yet)")
+    d.add_argument("--epochs", type=int, default=None, help="training epochs (default: the "
+                   "scenario's recipe)")
+    d.add_argument("--subjects", type=int, default=200,
+                   help="row r belongs to subject user-<r mod N> (default 200)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--root", type=Path, default=None, help="where checkpoints and model "
+                   "versions live (default: <home>/service)")
+    a = command("audit", "check the ledger's hash-chained audit log")
+    a.add_argument("action", choices=("verify",))
+    a.add_argument("--db", required=True, help=DB_HELP)
+
+
+def dispatch(args: argparse.Namespace, home: Path) -> int:
+    from obliviate.service.ledger import open_ledger
+
+    if args.command == "serve":
+        if not 0 <= args.port < 65536:
+            raise ObliviateError(f"--port {args.port}: want 0..65535")
+        import uvicorn
+
+        from obliviate.service.api import create_app
+
+        app = create_app(open_ledger(args.db))
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        return 0
+    if args.command == "worker":
+        from obliviate.service.worker import Worker, WorkerConfig
+
+        try:
+            cfg = WorkerConfig(lease=args.lease, poll=args.poll, window=args.window,
+                               max_attempts=args.max_attempts, backoff=args.backoff)
+        except ValueError as e:
+            raise ObliviateError(str(e)) from None
+        logging.getLogger("obliviate.worker").setLevel(logging.INFO)
+        worker = Worker(open_ledger(args.db), cfg)
+        try:
+            n = worker.run(until_idle=args.until_idle)
+        except KeyboardInterrupt:
+            return 130
+        print(f"worker: {n} job(s) done", file=sys.stderr)
+        return 0
+    if args.command == "deploy":
+        from obliviate.service.deploy import deploy
+
+        reg = deploy(open_ledger(args.db), root=args.root or home / "service",
+                     scenario=args.scenario, train=args.train, policy=args.policy,
+                     seed=args.seed, epochs=args.epochs, subjects=args.subjects)
+        print(f"deployment: {reg.deployment_id}")
+        print(f"admin token: {reg.token}")
+        print(f"rows: {reg.rows}, version 1 sha256 {reg.version_sha256}")
+        return 0
+    if args.command == "audit":
+        from obliviate.service.audit import verify
+
+        report = verify(open_ledger(args.db, create=False))
+        if report.ok:
+            print(f"audit: {report.entries} entries, chain verifies")
+            return 0
+        print(f"audit: BROKEN at entry {report.broken}: {report.reason}", file=sys.stderr)
+        return 1
+    raise AssertionError(args.command)

@@ -1,0 +1,59 @@
+"""Shared by the service tests: a tiny deployment (digits MLP, SISA 3 shards x 2 slices,
+3 epochs: a fraction of a second to train) and the invariants every test checks."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from obliviate.service import audit
+from obliviate.service.deploy import Registered, deploy
+from obliviate.service.exact import file_sha256
+from obliviate.service.ledger import DeletionRequest, Deployment, ManifestRow, ModelVersion
+
+TRAIN = "sisa:shards=3,slices=2"
+
+
+def tiny_deployment(engine: Engine, root: Path, tenant: str | None = None) -> Registered:
+    return deploy(engine, root=root, scenario="digits", train=TRAIN, policy="exact",
+                  epochs=3, tenant=tenant)
+
+
+def check_ledger(engine: Engine, acknowledged: set[str]) -> dict[str, int]:
+    """Every acknowledged request is deployed in exactly one version, that version's file
+    exists whole (its sha256 matches), the rows it names are marked deleted in that version
+    or earlier and are absent from the version's shards, and the audit chain verifies."""
+    with Session(engine) as s:
+        reqs = {q.id: q for q in s.execute(select(DeletionRequest)).scalars()}
+        versions = s.execute(select(ModelVersion)).scalars().all()
+        deps = {d.id: d for d in s.execute(select(Deployment)).scalars()}
+        deleted = {(m.deployment_id, m.row_id): m.deleted_in
+                   for m in s.execute(select(ManifestRow)).scalars() if m.deleted_in}
+    missing = acknowledged - set(reqs)
+    assert not missing, f"acknowledged requests lost: {sorted(missing)[:5]}"
+    honoured = Counter(q for v in versions for q in json.loads(v.requests))
+    twice = [q for q, n in honoured.items() if n > 1]
+    assert not twice, f"requests honoured in more than one version: {twice[:5]}"
+    for q in acknowledged:
+        r = reqs[q]
+        assert r.state == "deployed", f"{q} is {r.state} ({r.error})"
+        assert honoured[q] == 1, f"{q} is in no version"
+    for v in versions:
+        assert Path(v.path).is_file(), f"version {v.number}: {v.path} missing"
+        assert file_sha256(Path(v.path)) == v.sha256, f"version {v.number}: half-written"
+        report = json.loads(v.verification)
+        if v.number > 1:
+            assert report["passed"], report["checks"]
+            for row in json.loads(v.rows_removed):
+                assert deleted[(v.deployment_id, row)] == v.number
+        assert v.parent == (None if v.number == 1 else v.number - 1)
+    for d in deps.values():
+        assert d.current_version == max(v.number for v in versions
+                                        if v.deployment_id == d.id)
+    chain = audit.verify(engine)
+    assert chain.ok, chain.reason
+    return {"requests": len(reqs), "versions": len(versions), "audit": chain.entries}
