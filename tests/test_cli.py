@@ -45,6 +45,9 @@ def test_run_writes_record_store_and_reuses_cache(tmp_path: Path,
     assert record["method"]["config"]["epochs"] == 3
     assert record["scenario"]["forget"] == "class:3"
     assert record["metrics"]["UA"]["oracle"] == 100.0  # the oracle never saw a 3
+    # nor did the noise floor (an exact retrain from another initialisation): it is recorded
+    assert record["metrics"]["UA"]["independent"] == 100.0
+    assert record["metrics"]["Avg.Gap"]["independent"] is not None
     listed = Store(sqlite_url(home / "runs.sqlite")).list()
     assert [r["run_id"] for r in listed] == [record["run_id"]]
 

@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from dashboard_helpers import get, serve
-from obliviate.cli import main
 from obliviate.config import build_config
 from obliviate.methods import METHODS
 from obliviate.methods.retrain import RetrainConfig
@@ -27,6 +26,7 @@ from obliviate.storage.records import read_record
 from obliviate.tasks.recommendation.interactions import Generator
 from obliviate.tasks.recommendation.scenario import RecData, RecScenario
 from obliviate.types import TrainRecipe
+from test_cli import cli, one_line_error
 
 TINY = RecScenario(
     name="recsys-tiny", description="40 users x 60 items, 8 epochs: the tests' size",
@@ -56,18 +56,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained(home: Path) -> Trained:
     return prepare(RunSpec("ft", "random:0.2", "recsys-tiny", 0), Workspace(home),
                    progress=False)
-
-
-def cli(home: Path, *argv: str) -> int:
-    return main(["--home", str(home), "--quiet", *argv])
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> None:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("obliviate: error:")
-    for n in needles:
-        assert n in err[0], (n, err[0])
 
 
 def forget_loss(model: torch.nn.Module, data: RecData) -> float:

@@ -10,26 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from obliviate.cli import main
 from obliviate.scenarios import SCENARIOS
 from obliviate.storage.records import read_record
 from obliviate.storage.sidecar import read_sidecar
 from obliviate.storage.store import Store, sqlite_url
 from obliviate.views.dashboard.compare import compare
 from obliviate.views.dashboard.data import RunSource
+from test_cli import cli, one_line_error
 from test_regression import TINY
-
-
-def cli(home: Path, *argv: str) -> int:
-    return main(["--home", str(home), "--quiet", *argv])
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> None:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("obliviate: error:")
-    for n in needles:
-        assert n in err[0], (n, err[0])
 
 
 @pytest.fixture

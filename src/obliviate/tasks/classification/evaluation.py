@@ -49,7 +49,7 @@ def evaluate(models: dict[str, nn.Module], data: ScenarioData, *, seed: int,
         info = METRICS[name]
         entry: dict[str, Any] = {"unit": info.unit, "higher_is_better": info.higher_is_better,
                                  "per_sample": {}}
-        for role in ROLES:
+        for role in (*ROLES, *(r for r in values if r not in ROLES)):  # + the noise floor
             if name == "Avg.Gap":
                 own = {k: v.value for k, v in values[role].items()}
                 entry[role] = avg_gap(own, oracle)
