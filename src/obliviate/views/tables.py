@@ -133,7 +133,7 @@ def _time_cells(recs: Sequence[dict[str, Any]], role: str, digits: int) -> list[
 
 def _marks(recs: Sequence[dict[str, Any]]) -> str:
     """The verdicts' marks, when every seed agrees on one (else each mark with the share of
-    seeds that carry it, e.g. "seeds differ: utility lost on 1/3")."""
+    seeds that carry it, e.g. "utility lost 1/3": lost on one seed of three)."""
     shorts = [verdict(r).short for r in recs]
     if all(s == shorts[0] for s in shorts):
         return f" ({shorts[0]})" if shorts[0] else ""
@@ -141,8 +141,7 @@ def _marks(recs: Sequence[dict[str, Any]]) -> str:
     for s in shorts:
         if s:
             counts[s] = counts.get(s, 0) + 1
-    return " (seeds differ: " + "; ".join(f"{m} on {n}/{len(shorts)}" for m, n in
-                                         counts.items()) + ")"
+    return " (" + "; ".join(f"{m} {n}/{len(shorts)}" for m, n in counts.items()) + ")"
 
 
 def ranked_methods(records: Sequence[dict[str, Any]],
