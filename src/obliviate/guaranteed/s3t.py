@@ -277,8 +277,8 @@ class S3T:
         o = self.orders[order]
         return {"served_order": order, "order_slices": o, "served_layers": layers,
                 "served_layer_rows_sha256": [
-                    rows_hash(self.split.ids[self._rows(shard, o[:l + 1])])
-                    for l in range(layers)]}
+                    rows_hash(self.split.ids[self._rows(shard, o[:i + 1])])
+                    for i in range(layers)]}
 
     def usable_layers(self) -> dict[int, int]:
         return {s: n for s, (_, n) in self.selection().items()}
