@@ -60,7 +60,8 @@ def test_deletion_deactivates_the_right_layers_and_trains_nothing(monkeypatch) -
     """3 slices, orders [0,1,2] and [1,2,0]. A row of slice 1 of shard 0: order 0 loses
     layers 1, 2 (trained on slices {0,1} and {0,1,2}), order 1 loses 0, 1, 2 (slice 1 is
     first): order 0 serves 1 layer. Then a row of slice 2 of shard 0: order 0 still serves
-    1 layer. Nothing is trained, and every tensor of every stack is unchanged."""
+    1 layer. Nothing is trained; the deactivated layers are zeroed (they saw the row) and
+    every other tensor of every stack is unchanged."""
     split = _split()
     m = _fit(split)
     before = {s: {k: v.clone() for k, v in st.state_dict().items()}
@@ -81,7 +82,11 @@ def test_deletion_deactivates_the_right_layers_and_trains_nothing(monkeypatch) -
     assert not trained
     for s, st in m.stacks.items():
         for k, v in st.state_dict().items():
-            assert torch.equal(v, before[s][k]), (s, k)
+            if s == 0:
+                assert torch.equal(v[0, 0], before[s][k][0, 0]), k
+                assert not v[0, 1:].any() and not v[1].any(), k
+            else:
+                assert torch.equal(v, before[s][k]), (s, k)
     # The served layer's evidence: sha256 of the sorted ids of shard 0's slice 0.
     sh, sl = layout(split.ids, 3, 3, 0)
     rows = np.sort(split.ids[(sh == 0) & (sl == 0)]).astype(np.int64)
@@ -138,11 +143,18 @@ def test_served_model_is_bit_identical_to_s3t_from_scratch_on_the_retained_rows(
     kept = {s: v for s, v in sel.items() if s != 2}
     orig = original.served_state(kept)
     assert all(torch.equal(orig[k], a[k]) for k in orig)
-    # The deactivated layers did see deleted rows: they differ from scratch.
-    full = {0: (0, 3), 1: (0, 3)}
-    fa, fb = live.served_state(full), scratch.served_state(full)
-    assert not torch.equal(fa["0.0.B"], fb["0.0.B"])
-    assert not torch.equal(fa["1.0.B"], fb["1.0.B"])
+    # Everything the live model holds (served or not) is scratch's stack with the deactivated
+    # layers zeroed: order 0 of shard 0 keeps 2 layers, of shard 1 one; order 1 keeps 1 of
+    # shard 0 ([1,2,0], slice 2 deleted) and none of shard 1; shard 2 was retrained.
+    keep = {0: {0: 2, 1: 1}, 1: {0: 1, 1: 0}, 2: {0: 3, 1: 3}}
+    for s, st in live.stacks.items():
+        ref = scratch.stacks[s].state_dict()
+        for name, v in st.state_dict().items():
+            for k, n in keep[s].items():
+                assert torch.equal(v[k, :n], ref[name][k, :n]), (s, name, k)
+                assert not v[k, n:].any(), (s, name, k)
+    # The original's layer 2 of shard 0, order 0 saw a deleted row: it differs from scratch.
+    assert not torch.equal(original.stacks[0].B[0, 2], scratch.stacks[0].B[0, 2])
 
 
 def test_s3t_refuses_bad_input() -> None:

@@ -22,7 +22,8 @@ Choices (each a config field where it is a number):
 * **Layers.** Layer l is a LoRA-style adapter on the (zero) classifier of the base: a rank-r
   update ``B_l A_l`` (B_l zero-initialised, A_l random, as LoRA) and a bias ``b_l``, so the
   logits with the first k layers are ``phi(x) (sum_{l<k} B_l A_l)^T + sum_{l<k} b_l``.
-  Deactivating layers is dropping their terms; nothing is retrained.
+  Deactivating layers is dropping their terms (and zeroing their tensors, so nothing held
+  keeps a deleted row's influence); nothing is retrained.
 * **Orders.** Cyclic rotations of the slices (order k = k, k+1, ..., k-1): every slice is
   first in exactly one order, the diversity the paper's permutation selection seeks with a
   budget of ``orders`` sequences. ``orders`` <= R.
@@ -254,6 +255,7 @@ class S3T:
             deactivated = {str(k): list(range(usable_prefix(o, self.deleted[s]),
                                               self.cfg.slices))
                            for k, o in enumerate(self.orders)}
+            self._purge(s, deactivated)
             k, n = best_order(self.orders, self.deleted[s])
             entry: dict[str, Any] = {"deleted_slices": sorted(new),
                                      "deactivated_layers": deactivated}
@@ -270,6 +272,16 @@ class S3T:
             "shards": shards, "retrained_shards": retrained,
             "untouched_shards": [s for s in range(self.cfg.shards) if s not in affected],
             "absorbed_requests": self.absorbed, "retrains": self.retrains})
+
+    def _purge(self, shard: int, deactivated: dict[str, list[int]]) -> None:
+        """Zero the deactivated layers: they saw a deleted row, and a tensor kept in memory
+        (or written out later) must not carry its influence. A zero layer adds nothing to
+        the logits, so this changes no served output."""
+        st = self.stacks[shard]
+        with torch.no_grad():
+            for k, layers in deactivated.items():
+                for t in (st.A, st.B, st.b):
+                    t[int(k), layers] = 0.0
 
     def _served_evidence(self, shard: int, order: int, layers: int) -> dict[str, Any]:
         """The order and layers served, and sha256 of the sorted ids each served layer was
