@@ -13,6 +13,7 @@ from sklearn.datasets import load_digits
 
 from obliviate.cli import main
 from obliviate.guaranteed import s3t as s3t_module
+from obliviate.guaranteed.checkpoints import CheckpointStore
 from obliviate.guaranteed.s3t import S3T, S3TConfig, best_order, rotation, usable_prefix
 from obliviate.guaranteed.sisa import layout
 from obliviate.types import Split
@@ -175,6 +176,41 @@ def test_s3t_refuses_bad_input() -> None:
     m.delete(np.array([3]))
     with pytest.raises(ValueError, match="not in the training set"):
         m.delete(np.array([3]))
+
+
+def test_checkpoints_are_reused_and_removed_on_deletion(tmp_path, monkeypatch) -> None:
+    """Three shards, three safetensors files. A second S3T over the same rows and store
+    trains no layer (each key exists) and holds bit-identical stacks, loaded without
+    pickle. A deletion from shard 0 removes shard 0's file (it holds the layers now
+    zeroed) and only that file."""
+    split = _split(150)
+    store = CheckpointStore(tmp_path / "ck")
+    first = S3T(split, CFG, 10, seed=0, store=store)
+    first.fit()
+    assert len(store.keys()) == 3 and first.layers_trained == 3 * 2 * 3
+
+    def no_pickle(*_a: object, **_k: object) -> None:
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr(torch, "load", no_pickle)
+    again = S3T(split, CFG, 10, seed=0, store=store)
+    again.fit()
+    assert again.layers_trained == 0
+    for s, st in first.stacks.items():
+        for k, v in st.state_dict().items():
+            assert torch.equal(v, again.stacks[s].state_dict()[k]), (s, k)
+    key0 = again.keys[0]
+    d = again.delete(np.array([_row(split, 0, 2)]))
+    assert d.evidence["shards"]["0"]["purged_checkpoints"] == [key0]
+    assert store.keys() == {first.keys[1], first.keys[2]}
+
+
+def test_deleting_every_row_is_refused() -> None:
+    split = _split(10)
+    m = _fit(split, S3TConfig(shards=1, slices=1, orders=1, width=8,
+                                    epochs_per_layer=1))
+    with pytest.raises(ValueError, match="every training row"):
+        m.delete(split.ids)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], tmp_path, *args: str) -> tuple[int, str, str]:

@@ -85,7 +85,8 @@ class _Learner:
             return CertifiedLogistic(x, y, split.ids, self.data.n_classes, self.cfg,
                                      seed=self.seed)
         if self.name == "s3t":
-            m = S3T(split, self.cfg, self.data.n_classes, seed=self.seed)
+            m = S3T(split, self.cfg, self.data.n_classes, seed=self.seed,
+                    store=CheckpointStore(store_dir))
             m.fit()
             return m
         d = self.data
@@ -159,7 +160,7 @@ def run_exact(name: str, exp: Any, overrides: Mapping[str, object], *, requests:
     order = np.random.default_rng(exp.seed).permutation(len(forget))
     parts = [np.sort(p) for p in np.array_split(order, requests)]
     learner = _Learner(name, cfg, exp, exp.seed, progress)
-    store = home / "checkpoints" / "sisa"
+    store = home / "checkpoints" / name  # sisa's and s3t's (acu and certified keep none)
     try:
         start = time.perf_counter()
         model = learner.train(train, store)

@@ -24,6 +24,10 @@ Choices (each a config field where it is a number):
   logits with the first k layers are ``phi(x) (sum_{l<k} B_l A_l)^T + sum_{l<k} b_l``.
   Deactivating layers is dropping their terms (and zeroing their tensors, so nothing held
   keeps a deleted row's influence); nothing is retrained.
+* **Checkpoints** (optional, ``checkpoints.py``): a freshly trained shard stack is saved as
+  safetensors under a hash of its rows, seed and config, and loaded instead of trained when
+  that key exists; a deletion removes the shard's file (it holds the deactivated layers).
+  The deactivated state itself lives in memory (persisting it is for the service).
 * **Orders.** Cyclic rotations of the slices (order k = k, k+1, ..., k-1): every slice is
   first in exactly one order, the diversity the paper's permutation selection seeks with a
   budget of ``orders`` sequences. ``orders`` <= R.
@@ -36,6 +40,9 @@ Choices (each a config field where it is a number):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -45,11 +52,13 @@ import torch
 from torch import nn
 
 from obliviate.guaranteed.analytic import random_features
+from obliviate.guaranteed.checkpoints import CheckpointStore
 from obliviate.guaranteed.guarantee import EXACT, Deletion
 from obliviate.guaranteed.sisa import AGGREGATIONS, aggregate, layout, rows_hash
 from obliviate.types import Split
 
 Selection = dict[int, tuple[int, int]]  # shard -> (order served, layers served)
+FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,8 @@ class Stack(nn.Module):
 class S3T:
     """An S3T ensemble over ``split`` (rows in id order): layout, stacks and what is served."""
 
-    def __init__(self, split: Split, cfg: S3TConfig, n_classes: int, *, seed: int) -> None:
+    def __init__(self, split: Split, cfg: S3TConfig, n_classes: int, *, seed: int,
+                 store: CheckpointStore | None = None) -> None:
         if len(split) == 0:
             raise ValueError("S3T: no training rows")
         if cfg.shards > len(split):
@@ -139,6 +149,8 @@ class S3T:
         self.absorbed = 0  # requests honoured with no training at all
         self.retrains = 0  # shard retrains forced by a shard with no usable layer
         self.layers_trained = 0
+        self.store = store  # optional: each shard's trained stack, keyed by its rows
+        self.keys: dict[int, str] = {}
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The frozen base: a function of (input size, width, seed) only (module docstring)."""
@@ -165,13 +177,34 @@ class S3T:
             return
         base = self.seed * 1009 + shard
         stack = Stack(cfg.orders, cfg.slices, cfg.width, cfg.rank, self.n_classes, base)
+        key = self._key(shard)
+        if self.store is not None and key in self.store:
+            self.store.load(key, stack)
+            self.keys[shard], self.stacks[shard] = key, stack.eval()
+            return
         for k, order in enumerate(self.orders):
             for layer in range(cfg.slices):
                 pos = self._rows(shard, order[:layer + 1])
                 if len(pos):  # a layer over empty slices stays zero (contributes nothing)
                     self._train_layer(stack, k, layer, pos, seed=(base * 131 + k) * 131 + layer)
                 self.layers_trained += 1
-        self.stacks[shard] = stack.eval()
+        if self.store is not None:
+            self.store.save(key, stack)
+        self.keys[shard], self.stacks[shard] = key, stack.eval()
+
+    def _key(self, shard: int) -> str:
+        """Content address of a freshly trained stack: everything its weights depend on
+        (the shard's live rows with their slices, targets and inputs; seed; config)."""
+        pos = self._rows(shard, list(range(self.cfg.slices)))
+        h = hashlib.sha256()
+        for a in (self.split.ids[pos].astype(np.int64), self.slice_of[pos],
+                  self.split.targets[pos].numpy().astype(np.int64),
+                  np.ascontiguousarray(self.split.inputs[pos].numpy())):
+            h.update(a.tobytes())
+        spec = {"format": FORMAT, "method": "s3t", "shard": shard, "seed": self.seed,
+                "classes": self.n_classes, "rows": h.hexdigest(),
+                "config": dataclasses.asdict(self.cfg), "torch": torch.__version__.split("+")[0]}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
     def _train_layer(self, stack: Stack, order: int, layer: int, pos: np.ndarray,
                      seed: int) -> None:
@@ -244,6 +277,8 @@ class S3T:
             bad = ids[~known][:5].tolist()
             raise ValueError(f"S3T.delete: rows {bad or 'repeated'} are not in the training "
                              "set (never trained on, already deleted, or repeated)")
+        if int(self.alive.sum()) == len(ids):
+            raise ValueError("S3T.delete: that would delete every training row; train anew")
         start = time.perf_counter()
         self.alive[pos] = False
         affected = sorted({int(s) for s in self.shard_of[pos]})
@@ -257,8 +292,13 @@ class S3T:
                            for k, o in enumerate(self.orders)}
             self._purge(s, deactivated)
             k, n = best_order(self.orders, self.deleted[s])
+            # The stored stack holds the layers just zeroed in memory: remove it.
+            stale = self.keys.pop(s, None)
+            held = stale is not None and self.store is not None and self.store.remove(stale)
+            purged = [stale] if held else []
             entry: dict[str, Any] = {"deleted_slices": sorted(new),
-                                     "deactivated_layers": deactivated}
+                                     "deactivated_layers": deactivated,
+                                     "purged_checkpoints": purged}
             if n == 0:
                 self._train_shard(s)
                 retrained.append(s)
