@@ -22,6 +22,9 @@ Choices (each a config field where it is a number):
 * **Layers.** Layer l is a LoRA-style adapter on the (zero) classifier of the base: a rank-r
   update ``B_l A_l`` (B_l zero-initialised, A_l random, as LoRA) and a bias ``b_l``, so the
   logits with the first k layers are ``phi(x) (sum_{l<k} B_l A_l)^T + sum_{l<k} b_l``.
+  The paper's layers sit at successive depths of a transformer; here they are additive
+  updates of one head, so every prefix is a complete classifier (no head to refit when
+  layers are dropped), which is the property deactivation needs.
   Deactivating layers is dropping their terms (and zeroing their tensors, so nothing held
   keeps a deleted row's influence); nothing is retrained.
 * **Checkpoints** (optional, ``checkpoints.py``): a freshly trained shard stack is saved as
