@@ -196,12 +196,14 @@ def _parser() -> argparse.ArgumentParser:
     _unlearning_arguments(q)
     q.add_argument("--requests", type=int, default=4, help="number of requests (default 4)")
 
-    ex = command("exact", "deletion with a guarantee: train acu, sisa or certified on the "
+    ex = command("exact", "deletion with a guarantee: train acu, sisa, s3t or certified on the "
                  "training rows, delete the forget set request by request, record the "
                  "guarantee and its evidence")
     _data_arguments(ex)
-    ex.add_argument("--method", required=True, choices=("acu", "sisa", "certified"),
+    ex.add_argument("--method", required=True, choices=("acu", "sisa", "s3t", "certified"),
                     help="acu (exact, closed-form head), sisa (exact, sharded ensemble), "
+                         "s3t (exact, sharded stacks of low-rank layers, deactivated on "
+                         "deletion), "
                          "certified ((epsilon, delta)-certified logistic regression)")
     ex.add_argument("--forget", required=True, help="{selectors}")
     ex.add_argument("--model", default=None, help="sisa's shard model: mlp or cnn "

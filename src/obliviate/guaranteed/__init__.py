@@ -1,4 +1,4 @@
-"""Deletion with a guarantee (issue 13): exact unlearning (ACU's analytic head, SISA) and
+"""Deletion with a guarantee (issue 13): exact unlearning (ACU's analytic head, SISA, S3T) and
 certified removal (Guo et al. 2020).
 
 Unlike ``methods/``, whose ``unlearn`` edits a trained model after the fact, these are

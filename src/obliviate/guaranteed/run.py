@@ -34,6 +34,7 @@ from obliviate.guaranteed.analytic import AnalyticConfig, AnalyticModel
 from obliviate.guaranteed.certified import CertifiedConfig, CertifiedLogistic
 from obliviate.guaranteed.checkpoints import CheckpointStore
 from obliviate.guaranteed.guarantee import Deletion
+from obliviate.guaranteed.s3t import S3T, S3TConfig
 from obliviate.guaranteed.sisa import SISA, SISAConfig
 from obliviate.metrics.classification import accuracy
 from obliviate.storage.atomic import atomic_write
@@ -55,6 +56,8 @@ EXACT_METHODS: dict[str, ExactSpec] = {
     "acu": ExactSpec("acu", AnalyticConfig, "analytic continual unlearning (ACU): ridge/RLS "
                      "head on a data-free random feature map, Woodbury downdates", "exact"),
     "sisa": ExactSpec("sisa", SISAConfig, "Bourtoule et al. 2021, IEEE S&P (SISA)", "exact"),
+    "s3t": ExactSpec("s3t", S3TConfig, "Chowdhury et al., Towards Scalable Exact Machine "
+                     "Unlearning Using Parameter-Efficient Fine-Tuning (S3T)", "exact"),
     "certified": ExactSpec("certified", CertifiedConfig, "Guo et al. 2020, ICML (certified "
                            "removal, one-vs-rest logistic regression)",
                            "(epsilon, delta)-certified"),
@@ -81,6 +84,11 @@ class _Learner:
         if self.name == "certified":
             return CertifiedLogistic(x, y, split.ids, self.data.n_classes, self.cfg,
                                      seed=self.seed)
+        if self.name == "s3t":
+            m = S3T(split, self.cfg, self.data.n_classes, seed=self.seed,
+                    store=CheckpointStore(store_dir))
+            m.fit()
+            return m
         d = self.data
 
         def factory(seed: int) -> torch.nn.Module:
@@ -105,6 +113,8 @@ class _Learner:
                                                           model.seed)))
         if self.name == "certified":
             return np.asarray(model.scores(split.inputs.numpy()))
+        if self.name == "s3t":
+            return np.asarray(model.scores(split.inputs).double().numpy())
         with torch.no_grad():
             return np.asarray(model.ensemble()(split.inputs).double().numpy())
 
@@ -115,6 +125,18 @@ class _Learner:
             a, b = live.ensemble().state_dict(), scratch.ensemble().state_dict()
             same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
             return {"bit_identical_to_scratch": bool(same), "tensors": len(a)}
+        if self.name == "s3t":
+            # The served layers (each shard's order and prefix after the deletions) against
+            # the same layers of S3T trained from scratch on the retained rows; the layers a
+            # deletion deactivated are not served and differ by design.
+            sel = live.selection()
+            a, b = live.served_state(sel), scratch.served_state(sel)
+            same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+            x = self.data.test.inputs
+            out = torch.equal(live.scores(x, sel), scratch.scores(x, sel))
+            return {"bit_identical_to_scratch": bool(same and out), "tensors": len(a),
+                    "served_layers": {str(s): n for s, (_, n) in sel.items()},
+                    "deletions_absorbed": live.absorbed, "shard_retrains": live.retrains}
         wa = live.head.weights if self.name == "acu" else live.W
         wb = scratch.head.weights if self.name == "acu" else scratch.W
         return {"max_abs_weight_difference_to_scratch": float(np.abs(wa - wb).max())}
@@ -138,7 +160,7 @@ def run_exact(name: str, exp: Any, overrides: Mapping[str, object], *, requests:
     order = np.random.default_rng(exp.seed).permutation(len(forget))
     parts = [np.sort(p) for p in np.array_split(order, requests)]
     learner = _Learner(name, cfg, exp, exp.seed, progress)
-    store = home / "checkpoints" / "sisa"
+    store = home / "checkpoints" / name  # sisa's and s3t's (acu and certified keep none)
     try:
         start = time.perf_counter()
         model = learner.train(train, store)
