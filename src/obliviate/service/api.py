@@ -267,7 +267,10 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> Any:
                     "untouched_shards": report.get("untouched_shards"),
                     "shards": report.get("shards"),
                     "retained_rows_sha256": report.get("retained_rows_sha256"),
-                    "purged_checkpoints": report.get("purged_checkpoints")}
+                    "purged_checkpoints": report.get("purged_checkpoints"),
+                    "method": report.get("method"), "metrics": report.get("metrics"),
+                    "thresholds": report.get("thresholds"),
+                    "reference": report.get("reference")}
 
     @app.get("/v1/deployments/{dep_id}")
     def get_deployment(dep_id: DepId, who: Read) -> dict[str, Any]:

@@ -35,9 +35,19 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     d = command("deploy", "train and register a deployment; prints its id and an admin token")
     d.add_argument("--db", required=True, help=DB_HELP)
     d.add_argument("--scenario", default="digits")
-    d.add_argument("--train", default="sisa:shards=5", help="sisa:KEY=VALUE,... (SISAConfig "
-                   "fields: shards, slices, epochs_per_slice, aggregation)")
-    d.add_argument("--policy", default="exact", help="exact (approximate: not yet)")
+    d.add_argument("--train", default=None, help="exact: sisa:KEY=VALUE,... (SISAConfig "
+                   "fields: shards, slices, epochs_per_slice, aggregation; default "
+                   "sisa:shards=5); approximate: full (one model on every row)")
+    d.add_argument("--policy", default="exact", help="exact (SISA: retrain the affected "
+                   "shards) or approximate (--method, verified against --thresholds)")
+    d.add_argument("--method", default=None, help="approximate: the obliviate method "
+                   "(e.g. ft, neggrad+, scrub, salun)")
+    d.add_argument("--set", dest="method_set", action="append", default=[],
+                   metavar="KEY=VALUE", help="approximate: a field of the method's config")
+    d.add_argument("--thresholds", default=None, help="approximate: mia_auc_max=..,"
+                   "loss_ks_p_min=..,forget_acc_gap_max=.. (defaults: approximate.Thresholds)")
+    d.add_argument("--budget", type=int, default=None, help="approximate: deletion requests "
+                   "honoured approximately before a full retrain is scheduled (default 10)")
     d.add_argument("--epochs", type=int, default=None, help="training epochs (default: the "
                    "scenario's recipe)")
     d.add_argument("--subjects", type=int, default=200,
@@ -84,7 +94,9 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
 
         reg = deploy(open_ledger(args.db), root=args.root or home / "service",
                      scenario=args.scenario, train=args.train, policy=args.policy,
-                     seed=args.seed, epochs=args.epochs, subjects=args.subjects)
+                     seed=args.seed, epochs=args.epochs, subjects=args.subjects,
+                     method=args.method, method_set=args.method_set,
+                     thresholds=args.thresholds, budget=args.budget)
         print(f"deployment: {reg.deployment_id}")
         print(f"admin token: {reg.token}")
         print(f"rows: {reg.rows}, version 1 sha256 {reg.version_sha256}")

@@ -113,6 +113,8 @@ class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id"), index=True)
+    # "deletions" (a batch of requests) or "retrain" (the approximate policy's budget reset)
+    kind: Mapped[str] = mapped_column(String(16), default="deletions")
     state: Mapped[str] = mapped_column(String(16), index=True)
     parent: Mapped[int | None] = mapped_column(Integer, nullable=True)  # version it starts from
     attempts: Mapped[int] = mapped_column(Integer, default=0)
