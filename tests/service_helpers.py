@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -57,3 +63,32 @@ def check_ledger(engine: Engine, acknowledged: set[str]) -> dict[str, int]:
     chain = audit.verify(engine)
     assert chain.ok, chain.reason
     return {"requests": len(reqs), "versions": len(versions), "audit": chain.entries}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    """``obliviate serve`` as its own process, returned once /healthz answers."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    server = subprocess.Popen([sys.executable, "-c", "from obliviate.cli import run_main; "
+                               "run_main()", "serve", "--db", url, "--port", str(port)],
+                              env=env, stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    return server
+            finally:
+                c.close()
+        except OSError:
+            pass
+        assert server.poll() is None, server.stderr.read().decode()  # type: ignore[union-attr]
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.1)
