@@ -49,6 +49,8 @@ def check_ledger(engine: Engine, acknowledged: set[str]) -> dict[str, int]:
         assert r.state == "deployed", f"{q} is {r.state} ({r.error})"
         assert honoured[q] == 1, f"{q} is in no version"
     for v in versions:
+        if v.pruned is not None:
+            continue
         assert Path(v.path).is_file(), f"version {v.number}: {v.path} missing"
         assert file_sha256(Path(v.path)) == v.sha256, f"version {v.number}: half-written"
         report = json.loads(v.verification)
@@ -56,7 +58,8 @@ def check_ledger(engine: Engine, acknowledged: set[str]) -> dict[str, int]:
             assert report["passed"], report["checks"]
             for row in json.loads(v.rows_removed):
                 assert deleted[(v.deployment_id, row)] == v.number
-        assert v.parent == (None if v.number == 1 else v.number - 1)
+        # A version's parent is the one before it, or an earlier one after a rollback.
+        assert (v.parent is None) if v.number == 1 else 1 <= (v.parent or 0) < v.number
     for d in deps.values():
         assert d.current_version == max(v.number for v in versions
                                         if v.deployment_id == d.id)
@@ -71,11 +74,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
     """``obliviate serve`` as its own process, returned once /healthz answers."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     server = subprocess.Popen([sys.executable, "-c", "from obliviate.cli import run_main; "
-                               "run_main()", "serve", "--db", url, "--port", str(port)],
+                               "run_main()", "serve", "--db", url, "--port", str(port), *extra],
                               env=env, stderr=subprocess.PIPE)
     deadline = time.time() + 30
     while True:

@@ -26,7 +26,7 @@ def test_concurrent_clients_all_committed_once(tmp_path: Path) -> None:
     engine = open_ledger(url)
     dep = tiny_deployment(engine, tmp_path / "art")
     port = free_port()
-    server = start_server(url, port)
+    server = start_server(url, port, "--rate", "0")  # one token, 300 requests at once
     try:
         path = f"/v1/deployments/{dep.deployment_id}/deletions"
         headers = {"Authorization": f"Bearer {dep.token}", "Content-Type": "application/json"}

@@ -64,7 +64,7 @@ def test_sigkill_of_the_server_loses_no_acknowledged_request(tmp_path: Path) -> 
                     answered.set()
         return unanswered
 
-    server = start_server(url, port)
+    server = start_server(url, port, "--rate", "0")
     try:
         with ThreadPoolExecutor(CLIENTS) as pool:
             futures = [pool.submit(client, k) for k in range(CLIENTS)]
@@ -88,7 +88,7 @@ def test_sigkill_of_the_server_loses_no_acknowledged_request(tmp_path: Path) -> 
     assert sorted(committed) == sorted(rows.values())  # no row without its entry, or reverse
     silently_committed = {k: rows[k] for k in unanswered if k in rows}
     # Restart; the clients retry what was never answered, with the same keys.
-    server = start_server(url, port)
+    server = start_server(url, port, "--rate", "0")
     try:
         for key in unanswered:
             k, j = (int(x) for x in key[1:].split("-"))

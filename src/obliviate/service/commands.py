@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -19,6 +20,9 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     s.add_argument("--db", required=True, help=DB_HELP)
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    s.add_argument("--rate", type=float, default=None, help="per-token rate limit, requests/s "
+                   "(default: limits.RateLimit's; 0 turns the limit off)")
+    s.add_argument("--burst", type=int, default=None, help="requests a token may send at once")
     w = command("worker", "honour committed deletion requests: batch, unlearn, verify, "
                 "promote a new model version")
     w.add_argument("--db", required=True, help=DB_HELP)
@@ -69,8 +73,19 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
         import uvicorn
 
         from obliviate.service.api import create_app
+        from obliviate.service.limits import RateLimit
 
-        app = create_app(open_ledger(args.db))
+        limit: RateLimit | None = RateLimit()
+        try:
+            if args.rate == 0:
+                limit = None
+            elif args.rate is not None or args.burst is not None:
+                limit = dataclasses.replace(
+                    RateLimit(), **{k: v for k, v in (("rate", args.rate),
+                                                      ("burst", args.burst)) if v is not None})
+        except ValueError as e:
+            raise ObliviateError(str(e)) from None
+        app = create_app(open_ledger(args.db), limit=limit)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
         return 0
     if args.command == "worker":

@@ -89,6 +89,7 @@ class ModelVersion(Base):
     verification: Mapped[str] = mapped_column(Text)  # JSON report
     job_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
     created: Mapped[float] = mapped_column(Float)
+    pruned: Mapped[float | None] = mapped_column(Float, nullable=True)  # weights deleted at
 
 
 class DeletionRequest(Base):
