@@ -62,6 +62,9 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     a = command("audit", "check the ledger's hash-chained audit log")
     a.add_argument("action", choices=("verify",))
     a.add_argument("--db", required=True, help=DB_HELP)
+    a.add_argument("--public-key", default=None, help="the ledger's Ed25519 public key (hex, "
+                   "printed by deploy) to check the signatures against, instead of the one "
+                   "stored in the ledger")
 
 
 def dispatch(args: argparse.Namespace, home: Path) -> int:
@@ -107,7 +110,8 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
     if args.command == "deploy":
         from obliviate.service.deploy import deploy
 
-        reg = deploy(open_ledger(args.db), root=args.root or home / "service",
+        engine = open_ledger(args.db)
+        reg = deploy(engine, root=args.root or home / "service",
                      scenario=args.scenario, train=args.train, policy=args.policy,
                      seed=args.seed, epochs=args.epochs, subjects=args.subjects,
                      method=args.method, method_set=args.method_set,
@@ -115,13 +119,18 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
         print(f"deployment: {reg.deployment_id}")
         print(f"admin token: {reg.token}")
         print(f"rows: {reg.rows}, version 1 sha256 {reg.version_sha256}")
+        from obliviate.service.ledger import AuditKey, Session
+
+        with Session(engine) as s:
+            key = s.get(AuditKey, 1)
+        print(f"audit public key: {key.public_key if key else '?'}")
         return 0
     if args.command == "audit":
         from obliviate.service.audit import verify
 
-        report = verify(open_ledger(args.db, create=False))
+        report = verify(open_ledger(args.db, create=False), public_key=args.public_key)
         if report.ok:
-            print(f"audit: {report.entries} entries, chain verifies")
+            print(f"audit: {report.entries} entries, chain and signatures verify")
             return 0
         print(f"audit: BROKEN at entry {report.broken}: {report.reason}", file=sys.stderr)
         return 1
