@@ -89,6 +89,10 @@ def test_kill_9_at_every_point_loses_nothing_and_honours_once(tmp_path: Path) ->
                 else f": not reached (exit {p.exitcode}), {after - before} new version(s)")
             log.append(what)
             outcomes[f"{where}:{'killed' if killed else 'finished'}"] += 1
+            if not killed and where != "random" and plan.count((where, 1)) < 3:
+                # Not reached: e.g. saving.temp when an earlier killed attempt of this job
+                # left the (content-addressed) version file whole, so nothing is written.
+                plan.append((where, 1))
             _no_half_versions(tmp_path / "art")
     p = _worker(ctx, url, None)  # a clean worker finishes whatever is left
     p.join(120)
