@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -43,6 +49,8 @@ def check_ledger(engine: Engine, acknowledged: set[str]) -> dict[str, int]:
         assert r.state == "deployed", f"{q} is {r.state} ({r.error})"
         assert honoured[q] == 1, f"{q} is in no version"
     for v in versions:
+        if v.pruned is not None:
+            continue
         assert Path(v.path).is_file(), f"version {v.number}: {v.path} missing"
         assert file_sha256(Path(v.path)) == v.sha256, f"version {v.number}: half-written"
         report = json.loads(v.verification)
@@ -50,10 +58,40 @@ def check_ledger(engine: Engine, acknowledged: set[str]) -> dict[str, int]:
             assert report["passed"], report["checks"]
             for row in json.loads(v.rows_removed):
                 assert deleted[(v.deployment_id, row)] == v.number
-        assert v.parent == (None if v.number == 1 else v.number - 1)
+        # A version's parent is the one before it, or an earlier one after a rollback.
+        assert (v.parent is None) if v.number == 1 else 1 <= (v.parent or 0) < v.number
     for d in deps.values():
         assert d.current_version == max(v.number for v in versions
                                         if v.deployment_id == d.id)
     chain = audit.verify(engine)
     assert chain.ok, chain.reason
     return {"requests": len(reqs), "versions": len(versions), "audit": chain.entries}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """``obliviate serve`` as its own process, returned once /healthz answers."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    server = subprocess.Popen([sys.executable, "-c", "from obliviate.cli import run_main; "
+                               "run_main()", "serve", "--db", url, "--port", str(port), *extra],
+                              env=env, stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    return server
+            finally:
+                c.close()
+        except OSError:
+            pass
+        assert server.poll() is None, server.stderr.read().decode()  # type: ignore[union-attr]
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.1)

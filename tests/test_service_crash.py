@@ -64,14 +64,7 @@ def test_kill_9_at_every_point_loses_nothing_and_honours_once(tmp_path: Path) ->
                 for i in range(TRIALS_NAMED)]
         plan += [("random", 0)] * TRIALS_RANDOM
         rng.shuffle(plan)
-        # A named point can go unreached when timing differs (a job still leased by the
-        # worker killed before, so this one finds nothing to do): such points get up to three
-        # more trials at the end, so that every point is killed at least once.
-        reached = {p: 0 for p in POINTS}
-        extra = [(p, 1) for p in POINTS for _ in range(3)]
-        for trial, (where, nth) in enumerate([*plan, *extra]):
-            if trial >= len(plan) and reached[where]:
-                continue
+        for trial, (where, nth) in enumerate(plan):
             for k in range(rng.choice([1, 2, 3])):
                 r = client.post(f"/v1/deployments/{dep.deployment_id}/deletions",
                                 json={"subject": f"user-{rng.randrange(200)}",
@@ -96,8 +89,10 @@ def test_kill_9_at_every_point_loses_nothing_and_honours_once(tmp_path: Path) ->
                 else f": not reached (exit {p.exitcode}), {after - before} new version(s)")
             log.append(what)
             outcomes[f"{where}:{'killed' if killed else 'finished'}"] += 1
-            if killed and where in reached:
-                reached[where] += 1
+            if not killed and where != "random" and plan.count((where, 1)) < 3:
+                # Not reached: e.g. saving.temp when an earlier killed attempt of this job
+                # left the (content-addressed) version file whole, so nothing is written.
+                plan.append((where, 1))
             _no_half_versions(tmp_path / "art")
     p = _worker(ctx, url, None)  # a clean worker finishes whatever is left
     p.join(120)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from obliviate.cli import main
 from obliviate.service import audit
-from obliviate.service.ledger import AuditEntry, open_ledger, tx
+from obliviate.service.ledger import AuditEntry, ChainHead, open_ledger, tx
 from service_helpers import TRAIN
 
 
@@ -31,7 +31,8 @@ def _chain(tmp_path: Path, n: int = 5) -> object:
     return engine
 
 
-@pytest.mark.parametrize("tamper", ["payload", "remove", "swap", "truncate", "rehash"])
+@pytest.mark.parametrize("tamper", ["payload", "remove", "swap", "truncate", "rehash",
+                                    "recompute", "unsigned"])
 def test_audit_chain_names_the_first_broken_entry(tmp_path: Path, tamper: str) -> None:
     engine = _chain(tmp_path)
     assert audit.verify(engine).ok  # type: ignore[arg-type]
@@ -54,11 +55,28 @@ def test_audit_chain_names_the_first_broken_entry(tmp_path: Path, tamper: str) -
             s.execute(update(AuditEntry).where(AuditEntry.seq == 3)
                       .values(payload='{"i":99}', hash=h))
             s.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(prev_hash=h))
+        elif tamper == "recompute":  # a forger recomputes the whole chain from entry 3 on:
+            prev = s.get(AuditEntry, 2).hash  # type: ignore[union-attr]  # only signatures
+            for seq in range(3, 6):  # catch it
+                e = s.get(AuditEntry, seq)
+                assert e is not None
+                payload = '{"i":99}' if seq == 3 else e.payload
+                h = audit.entry_hash(seq, prev, e.at_us, e.actor, e.event, e.deployment_id,
+                                     e.object_id, payload)
+                s.execute(update(AuditEntry).where(AuditEntry.seq == seq)
+                          .values(payload=payload, prev_hash=prev, hash=h))
+                prev = h
+            s.execute(update(ChainHead).where(ChainHead.id == 1).values(hash=prev))
+        elif tamper == "unsigned":
+            s.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(signature=None))
         else:
             s.execute(delete(AuditEntry).where(AuditEntry.seq == 5))
     report = audit.verify(engine)  # type: ignore[arg-type]
-    want = {"payload": 3, "remove": 3, "swap": 2, "truncate": 5, "rehash": 4}[tamper]
+    want = {"payload": 3, "remove": 3, "swap": 2, "truncate": 5, "rehash": 3,
+            "recompute": 3, "unsigned": 4}[tamper]
     assert not report.ok and report.broken == want, report
+    if tamper in ("rehash", "recompute", "unsigned"):
+        assert "signature" in report.reason, report
 
 
 def test_deploy_and_audit_verify_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -68,8 +86,17 @@ def test_deploy_and_audit_verify_commands(tmp_path: Path, capsys: pytest.Capture
                  "--epochs", "2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("deployment: dep_") and "admin token: obl_" in out
+    pub = out.split("audit public key: ")[1].split()[0]
     assert main(["audit", "verify", "--db", url]) == 0
-    assert "3 entries, chain verifies" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "3 entries, chain and signatures verify" in out
+    key = open_ledger(url)  # the key file beside the ledger is what signs
+    assert (tmp_path / "cli.db.audit-key").stat().st_mode & 0o777 == 0o600
+    del key
+    assert main(["audit", "verify", "--db", url, "--public-key", pub]) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", "--db", url, "--public-key", "00" * 32]) == 1
+    assert "not the pinned key" in capsys.readouterr().err
     engine = open_ledger(url)
     with engine.begin() as c:
         c.execute(text("UPDATE audit SET actor = 'mallory' WHERE seq = 2"))
@@ -87,7 +114,7 @@ def test_deploy_and_audit_verify_commands(tmp_path: Path, capsys: pytest.Capture
     (["deploy", "--db", "sqlite:///{tmp}/d.db", "--train", "sisa:shards=0"], "shards=0"),
     (["deploy", "--db", "sqlite:///{tmp}/d.db", "--train", "sisa:bogus=1"], "bogus"),
     (["deploy", "--db", "sqlite:///{tmp}/d.db", "--train", "sgd"], "'sisa'"),
-    (["deploy", "--db", "sqlite:///{tmp}/d.db", "--policy", "approximate"], "approximate"),
+    (["deploy", "--db", "sqlite:///{tmp}/d.db", "--policy", "approximate"], "--method"),
     (["serve", "--db", "sqlite:///{tmp}/s.db", "--port", "70000"], "70000"),
     (["audit", "verify", "--db", "sqlite:////nonexistent/dir/x.db"], "cannot open"),
 ])

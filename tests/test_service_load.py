@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,15 +15,9 @@ import pytest
 
 from obliviate.service.ledger import open_ledger
 from obliviate.service.worker import Worker, WorkerConfig
-from service_helpers import check_ledger, tiny_deployment
+from service_helpers import check_ledger, free_port, start_server, tiny_deployment
 
 CLIENTS, EACH = 20, 10
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -35,27 +25,9 @@ def test_concurrent_clients_all_committed_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/ledger.db"
     engine = open_ledger(url)
     dep = tiny_deployment(engine, tmp_path / "art")
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    server = subprocess.Popen([sys.executable, "-c", "from obliviate.cli import run_main; "
-                               "run_main()", "serve", "--db", url, "--port", str(port)],
-                              env=env, stderr=subprocess.PIPE)
+    port = free_port()
+    server = start_server(url, port, "--rate", "0")  # one token, 300 requests at once
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                try:
-                    c.request("GET", "/healthz")
-                    if c.getresponse().status == 200:
-                        break
-                finally:
-                    c.close()
-            except OSError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode()  # type: ignore[union-attr]
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.1)
         path = f"/v1/deployments/{dep.deployment_id}/deletions"
         headers = {"Authorization": f"Bearer {dep.token}", "Content-Type": "application/json"}
 

@@ -33,13 +33,16 @@ from obliviate.service.ledger import (
     now,
     tx,
 )
+from obliviate.service.limits import Buckets, RateLimit
 from obliviate.service.tokens import Principal, TokenChecker, create_token
+from obliviate.service.versions_api import add_routes
 
 MAX_BODY = 64 * 1024  # bytes; a deletion request is a few hundred
 MAX_ROWS = 1000  # row ids in one request
 KEY = r"^[A-Za-z0-9._:\-]{1,128}$"
 SUBJECT = r"^[^\x00-\x1f\x7f]{1,256}$"  # no control characters (PostgreSQL refuses NUL)
 ROW_MAX = 2**62  # row ids are BIGINT
+DEFAULT_LIMIT = RateLimit()
 
 
 class DeletionIn(BaseModel):
@@ -114,10 +117,13 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> Any:
+def create_app(engine: Engine, *, max_body: int = MAX_BODY,
+               limit: RateLimit | None = DEFAULT_LIMIT) -> Any:
+    """``limit``: the per-token rate limit (None: none)."""
     app = FastAPI(title="obliviate deletion service", version="1",
                   description="Deletion requests honoured on deployed models, with proof.")
     checker = TokenChecker()
+    buckets = Buckets(limit) if limit is not None else None
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, e: RequestValidationError) -> JSONResponse:
@@ -148,6 +154,12 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> Any:
                 raise HTTPException(401, why, {"WWW-Authenticate": "Bearer"})
             if scope not in who.scopes and "admin" not in who.scopes:
                 raise HTTPException(403, f"this token lacks the {scope!r} scope")
+            wait = buckets.take(who.token_id) if buckets is not None else 0.0
+            if wait > 0:
+                assert limit is not None
+                raise HTTPException(429, f"rate limit: {limit.rate:g} requests/s per token "
+                                         f"(bursts of {limit.burst}); retry after {wait:.2f} s",
+                                    {"Retry-After": Buckets.retry_after(wait)})
             return who
         return check
 
@@ -267,7 +279,10 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> Any:
                     "untouched_shards": report.get("untouched_shards"),
                     "shards": report.get("shards"),
                     "retained_rows_sha256": report.get("retained_rows_sha256"),
-                    "purged_checkpoints": report.get("purged_checkpoints")}
+                    "purged_checkpoints": report.get("purged_checkpoints"),
+                    "method": report.get("method"), "metrics": report.get("metrics"),
+                    "thresholds": report.get("thresholds"),
+                    "reference": report.get("reference")}
 
     @app.get("/v1/deployments/{dep_id}")
     def get_deployment(dep_id: DepId, who: Read) -> dict[str, Any]:
@@ -286,7 +301,8 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> Any:
                 {"number": v.number, "parent": v.parent, "sha256": v.sha256,
                  "method": v.method, "requests": json.loads(v.requests),
                  "rows_removed": len(json.loads(v.rows_removed)),
-                 "verified": json.loads(v.verification).get("passed"), "created": v.created}
+                 "verified": json.loads(v.verification).get("passed"), "created": v.created,
+                 "pruned": v.pruned is not None}
                 for v in rows]}
 
     @app.post("/v1/tokens", status_code=201)
@@ -309,6 +325,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> Any:
                 audit.append(s, who.token_id, "token.revoked", object_id=row.id)
         return {"id": token_id, "revoked": True}
 
+    add_routes(app, engine, principal("admin"), deployment)
     app.add_middleware(BodyLimit, limit=max_body)
     return app
 

@@ -6,7 +6,8 @@ object_id, payload])``: changing, removing or reordering any entry breaks every 
 it, which ``verify`` reports as the first broken entry. Appending locks the one-row chain
 head (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time), so two
 concurrent transactions never fork the chain. An entry is written in the same transaction as
-the change it records: no change without its entry, no entry without its change.
+the change it records: no change without its entry, no entry without its change. Each
+entry is signed with the ledger's Ed25519 key (``signing.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from obliviate.service.ledger import GENESIS, AuditEntry, ChainHead
+from obliviate.service import signing
+from obliviate.service.ledger import GENESIS, AuditEntry, AuditKey, ChainHead
 
 
 def canonical(payload: Any) -> str:
@@ -42,7 +44,7 @@ def append(s: Session, actor: str, event: str, *, deployment_id: str | None = No
     h = entry_hash(seq, head.hash, at_us, actor, event, deployment_id, object_id, text)
     entry = AuditEntry(seq=seq, at_us=at_us, actor=actor, event=event,
                        deployment_id=deployment_id, object_id=object_id, payload=text,
-                       prev_hash=head.hash, hash=h)
+                       prev_hash=head.hash, hash=h, signature=signing.sign(s.get_bind(), h))
     s.add(entry)
     head.seq, head.hash = seq, h
     return entry
@@ -59,10 +61,17 @@ class ChainReport:
         return self.broken is None
 
 
-def verify(engine: Engine, *, batch: int = 5000) -> ChainReport:
-    """Recompute every hash in order; the first entry that does not match names the break."""
+def verify(engine: Engine, *, batch: int = 5000, public_key: str | None = None,
+           ) -> ChainReport:
+    """Recompute every hash in order and check every signature (with ``public_key``, or
+    the one the ledger stores); the first entry that does not match names the break."""
     prev, expect, n = GENESIS, 1, 0
     with Session(engine) as s:
+        stored = s.get(AuditKey, 1)
+        if public_key is not None and stored is not None and stored.public_key != public_key:
+            return ChainReport(0, 1, f"the ledger's audit key {stored.public_key[:16]}... is "
+                                     f"not the pinned key {public_key[:16]}...")
+        key = public_key or (stored.public_key if stored is not None else None)
         last = 0
         while True:
             rows = s.execute(select(AuditEntry).where(AuditEntry.seq > last)
@@ -81,10 +90,14 @@ def verify(engine: Engine, *, batch: int = 5000) -> ChainReport:
                 if h != e.hash:
                     return ChainReport(n, e.seq, f"entry {e.seq} ({e.event}) was altered: "
                                                  "its hash does not match its contents")
+                if key is None or not signing.valid(key, e.hash, e.signature):
+                    return ChainReport(n, e.seq, f"entry {e.seq} ({e.event}): its Ed25519 "
+                                                 "signature is missing or invalid (the "
+                                                 "chain was recomputed?)")
                 prev, expect, n, last = e.hash, e.seq + 1, n + 1, e.seq
         head = s.get(ChainHead, 1)
         if head is not None and (head.seq != n or head.hash != prev):
             return ChainReport(n, n + 1 if head.seq > n else n,
                                f"the chain head says {head.seq} entries, the log holds {n} "
                                "(entries removed from the end?)")
-    return ChainReport(n, None, "chain verifies")
+    return ChainReport(n, None, "chain and signatures verify")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -19,6 +20,9 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     s.add_argument("--db", required=True, help=DB_HELP)
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    s.add_argument("--rate", type=float, default=None, help="per-token rate limit, requests/s "
+                   "(default: limits.RateLimit's; 0 turns the limit off)")
+    s.add_argument("--burst", type=int, default=None, help="requests a token may send at once")
     w = command("worker", "honour committed deletion requests: batch, unlearn, verify, "
                 "promote a new model version")
     w.add_argument("--db", required=True, help=DB_HELP)
@@ -35,9 +39,19 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     d = command("deploy", "train and register a deployment; prints its id and an admin token")
     d.add_argument("--db", required=True, help=DB_HELP)
     d.add_argument("--scenario", default="digits")
-    d.add_argument("--train", default="sisa:shards=5", help="sisa:KEY=VALUE,... (SISAConfig "
-                   "fields: shards, slices, epochs_per_slice, aggregation)")
-    d.add_argument("--policy", default="exact", help="exact (approximate: not yet)")
+    d.add_argument("--train", default=None, help="exact: sisa:KEY=VALUE,... (SISAConfig "
+                   "fields: shards, slices, epochs_per_slice, aggregation; default "
+                   "sisa:shards=5); approximate: full (one model on every row)")
+    d.add_argument("--policy", default="exact", help="exact (SISA: retrain the affected "
+                   "shards) or approximate (--method, verified against --thresholds)")
+    d.add_argument("--method", default=None, help="approximate: the obliviate method "
+                   "(e.g. ft, neggrad+, scrub, salun)")
+    d.add_argument("--set", dest="method_set", action="append", default=[],
+                   metavar="KEY=VALUE", help="approximate: a field of the method's config")
+    d.add_argument("--thresholds", default=None, help="approximate: mia_auc_max=..,"
+                   "loss_ks_p_min=..,forget_acc_gap_max=.. (defaults: approximate.Thresholds)")
+    d.add_argument("--budget", type=int, default=None, help="approximate: deletion requests "
+                   "honoured approximately before a full retrain is scheduled (default 10)")
     d.add_argument("--epochs", type=int, default=None, help="training epochs (default: the "
                    "scenario's recipe)")
     d.add_argument("--subjects", type=int, default=200,
@@ -48,6 +62,9 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     a = command("audit", "check the ledger's hash-chained audit log")
     a.add_argument("action", choices=("verify",))
     a.add_argument("--db", required=True, help=DB_HELP)
+    a.add_argument("--public-key", default=None, help="the ledger's Ed25519 public key (hex, "
+                   "printed by deploy) to check the signatures against, instead of the one "
+                   "stored in the ledger")
 
 
 def dispatch(args: argparse.Namespace, home: Path) -> int:
@@ -59,8 +76,19 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
         import uvicorn
 
         from obliviate.service.api import create_app
+        from obliviate.service.limits import RateLimit
 
-        app = create_app(open_ledger(args.db))
+        limit: RateLimit | None = RateLimit()
+        try:
+            if args.rate == 0:
+                limit = None
+            elif args.rate is not None or args.burst is not None:
+                limit = dataclasses.replace(
+                    RateLimit(), **{k: v for k, v in (("rate", args.rate),
+                                                      ("burst", args.burst)) if v is not None})
+        except ValueError as e:
+            raise ObliviateError(str(e)) from None
+        app = create_app(open_ledger(args.db), limit=limit)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
         return 0
     if args.command == "worker":
@@ -82,19 +110,27 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
     if args.command == "deploy":
         from obliviate.service.deploy import deploy
 
-        reg = deploy(open_ledger(args.db), root=args.root or home / "service",
+        engine = open_ledger(args.db)
+        reg = deploy(engine, root=args.root or home / "service",
                      scenario=args.scenario, train=args.train, policy=args.policy,
-                     seed=args.seed, epochs=args.epochs, subjects=args.subjects)
+                     seed=args.seed, epochs=args.epochs, subjects=args.subjects,
+                     method=args.method, method_set=args.method_set,
+                     thresholds=args.thresholds, budget=args.budget)
         print(f"deployment: {reg.deployment_id}")
         print(f"admin token: {reg.token}")
         print(f"rows: {reg.rows}, version 1 sha256 {reg.version_sha256}")
+        from obliviate.service.ledger import AuditKey, Session
+
+        with Session(engine) as s:
+            key = s.get(AuditKey, 1)
+        print(f"audit public key: {key.public_key if key else '?'}")
         return 0
     if args.command == "audit":
         from obliviate.service.audit import verify
 
-        report = verify(open_ledger(args.db, create=False))
+        report = verify(open_ledger(args.db, create=False), public_key=args.public_key)
         if report.ok:
-            print(f"audit: {report.entries} entries, chain verifies")
+            print(f"audit: {report.entries} entries, chain and signatures verify")
             return 0
         print(f"audit: BROKEN at entry {report.broken}: {report.reason}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ transaction: a deployment is either wholly registered or absent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +51,24 @@ def parse_train(text: str) -> tuple[str, dict[str, Any]]:
     return name, dict(parse_assignments(items))
 
 
-def deploy(engine: Engine, *, root: Path, scenario: str, train: str, policy: str,
+def deploy(engine: Engine, *, root: Path, scenario: str, train: str | None, policy: str,
            seed: int = 0, epochs: int | None = None, subjects: int = 200,
-           tenant: str | None = None, name: str | None = None) -> Registered:
+           tenant: str | None = None, name: str | None = None, method: str | None = None,
+           method_set: list[str] | None = None, thresholds: str | None = None,
+           budget: int | None = None) -> Registered:
+    if policy == "approximate":
+        return _deploy_approximate(engine, root=root, scenario=scenario, train=train,
+                                   seed=seed, epochs=epochs, subjects=subjects, tenant=tenant,
+                                   name=name, method=method, method_set=method_set or [],
+                                   thresholds=thresholds, budget=budget)
     if policy != "exact":
-        raise ObliviateError(f"--policy {policy!r}: only 'exact' (SISA retraining) is "
-                             "implemented; 'approximate' is not yet")
-    _, overrides = parse_train(train)
+        raise ObliviateError(f"--policy {policy!r}: valid policies are exact (SISA shard "
+                             "retraining) and approximate (a named method, verified)")
+    given = [f for f, v in (("--method", method), ("--set", method_set),
+                            ("--thresholds", thresholds), ("--budget", budget)) if v]
+    if given:
+        raise ObliviateError(f"{', '.join(given)}: only for --policy approximate")
+    _, overrides = parse_train(train or "sisa:shards=5")
     from obliviate.service.exact import ExactDeployment, ExactModel, set_threads
 
     set_threads()
@@ -72,24 +84,67 @@ def deploy(engine: Engine, *, root: Path, scenario: str, train: str, policy: str
     manifest = live.manifest()
     report = {"guarantee": "exact", "method": "sisa", "initial": True,
               "shards": live.shard_report(), "rows": len(manifest)}
+    return _register(engine, dep_id, root, tenant, name or f"{scenario}-sisa", policy,
+                     cfg.to_json(), manifest, path, digest, "sisa", report)
+
+
+def _deploy_approximate(engine: Engine, *, root: Path, scenario: str, train: str | None,
+                        seed: int, epochs: int | None, subjects: int, tenant: str | None,
+                        name: str | None, method: str | None, method_set: list[str],
+                        thresholds: str | None, budget: int | None) -> Registered:
+    if train not in (None, "full"):
+        raise ObliviateError(f"--train {train!r}: the approximate policy trains one model "
+                             "on every row ('full', the default)")
+    if not method:
+        from obliviate.methods import METHODS
+
+        valid = [k for k, v in METHODS.items() if "classification" in v.tasks]
+        raise ObliviateError(f"--policy approximate needs --method NAME; valid: "
+                             f"{', '.join(valid)}")
+    items = [x for x in (thresholds or "").split(",") if x]
+    from obliviate.service import approximate as ap
+    from obliviate.service.exact import manifest_rows, set_threads
+
+    set_threads()
+    cfg = ap.ApproxDeployment(scenario=scenario, seed=seed, epochs=epochs, subjects=subjects,
+                              method=method, method_config=parse_assignments(method_set),
+                              thresholds=parse_assignments(items))
+    if budget is not None:  # the default lives in ApproxDeployment only
+        cfg = dataclasses.replace(cfg, budget=budget)
+    dep_id = new_id("dep", 6)
+    root = (root / dep_id).resolve()
+    d = ap.scenario_data(cfg)
+    trained = d.train_split()
+    model = ap.train_full(d, trained, seed)
+    path, digest = ap.save(root, model)
+    manifest = manifest_rows(trained, subjects)
+    report = {"guarantee": "none (trained on every row)", "method": "train", "initial": True,
+              "rows": len(manifest)}
+    return _register(engine, dep_id, root, tenant, name or f"{scenario}-{method}",
+                     "approximate", cfg.to_json(), manifest, path, digest, "train", report)
+
+
+def _register(engine: Engine, dep_id: str, root: Path, tenant: str | None, name: str,
+              policy: str, config: str, manifest: list[tuple[int, str, str]], path: Path,
+              digest: str, method: str, report: dict[str, Any]) -> Registered:
     tenant = tenant or new_id("ten", 4)
     with tx(engine) as s:
         t = now()
-        s.add(Deployment(id=dep_id, tenant=tenant, name=name or f"{scenario}-sisa",
-                         policy=policy, config=cfg.to_json(), root=str(root),
+        s.add(Deployment(id=dep_id, tenant=tenant, name=name,
+                         policy=policy, config=config, root=str(root),
                          current_version=1, batch_seq=0, created=t))
         s.flush()
         s.add_all([ManifestRow(deployment_id=dep_id, row_id=r, content_sha256=h, subject=u,
                                deleted_in=None) for r, h, u in manifest])
         s.add(ModelVersion(deployment_id=dep_id, number=1, parent=None, path=str(path),
-                           sha256=digest, method="sisa", config=cfg.to_json(),
+                           sha256=digest, method=method, config=config,
                            requests="[]", rows_removed="[]",
                            verification=json.dumps(report, sort_keys=True), job_id=None,
                            created=t))
         tok, secret = create_token(s, tenant, SCOPES, f"admin token of {dep_id}")
         audit.append(s, "deploy", "deployment.created", deployment_id=dep_id,
                      object_id=dep_id, payload={"tenant": tenant, "policy": policy,
-                                                "config": json.loads(cfg.to_json()),
+                                                "config": json.loads(config),
                                                 "rows": len(manifest)})
         audit.append(s, "deploy", "version.promoted", deployment_id=dep_id, object_id="1",
                      payload={"parent": None, "sha256": digest, "initial": True})

@@ -100,14 +100,7 @@ class ExactModel:
         self.sisa.fit()
 
     def manifest(self) -> list[tuple[int, str, str]]:
-        """(row id, sha256 of its input bytes and label, subject) of every training row."""
-        out = []
-        x, y = self.train.inputs.numpy(), self.train.targets.numpy()
-        for k, i in enumerate(self.train.ids.tolist()):
-            h = hashlib.sha256(np.ascontiguousarray(x[k]).tobytes())
-            h.update(int(y[k]).to_bytes(8, "little", signed=True))
-            out.append((int(i), h.hexdigest(), f"user-{int(i) % self.cfg.subjects}"))
-        return out
+        return manifest_rows(self.train, self.cfg.subjects)
 
     def shard_report(self) -> dict[str, dict[str, Any]]:
         return {str(s): {"rows": int(len(self.sisa.shard_rows(s))),
@@ -164,38 +157,55 @@ class ExactModel:
         return {str(i): int(s) for i, s in zip(ids, shard.tolist(), strict=True)}
 
     def save_version(self) -> tuple[Path, str]:
-        """The ensemble's weights as ``versions/<sha256>.safetensors``: written to a temporary
-        name, fsynced, renamed, directory fsynced. Content-addressed, so a re-run after a
-        crash writes the same name and a reader only ever sees a whole file."""
         state = {k: v.detach().cpu().contiguous()
                  for k, v in self.sisa.ensemble().state_dict().items()}
-        data = safetensors_bytes(state, metadata={"format": "obliviate.sisa-ensemble/1"})
-        digest = hashlib.sha256(data).hexdigest()
-        out = self.root / "versions"
-        out.mkdir(parents=True, exist_ok=True)
-        final = out / f"{digest}.safetensors"
-        if final.is_file() and file_sha256(final) == digest:
-            return final, digest
-        for stale in out.glob(".*.tmp"):  # a killed writer's; only the lease holder writes
-            stale.unlink(missing_ok=True)
-        fd, tmp = temp_file(final)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            point("saving.temp")
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dfd = os.open(out, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-        point("saving.renamed")
+        return write_version(self.root, state, "obliviate.sisa-ensemble/1")
+
+
+def manifest_rows(train: Split, subjects: int) -> list[tuple[int, str, str]]:
+    """(row id, sha256 of its input bytes and label, subject) of every training row."""
+    out = []
+    x, y = train.inputs.numpy(), train.targets.numpy()
+    for k, i in enumerate(train.ids.tolist()):
+        h = hashlib.sha256(np.ascontiguousarray(x[k]).tobytes())
+        h.update(int(y[k]).to_bytes(8, "little", signed=True))
+        out.append((int(i), h.hexdigest(), f"user-{int(i) % subjects}"))
+    return out
+
+
+def write_version(root: Path, state: dict[str, torch.Tensor], fmt: str) -> tuple[Path, str]:
+    """Weights as ``<root>/versions/<sha256>.safetensors``: written to a temporary
+    name, fsynced, renamed, directory fsynced. Content-addressed, so a re-run after a
+    crash writes the same name and a reader only ever sees a whole file."""
+    data = safetensors_bytes(state, metadata={"format": fmt})
+    digest = hashlib.sha256(data).hexdigest()
+    out = root / "versions"
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / f"{digest}.safetensors"
+    if final.is_file() and file_sha256(final) == digest:
         return final, digest
+    for stale in out.glob(".*.tmp"):  # a killed writer's; only the lease holder writes
+        stale.unlink(missing_ok=True)
+    fd, tmp = temp_file(final)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        point("saving.temp")
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dfd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    point("saving.renamed")
+    return final, digest
+
+
 
 
 def file_sha256(path: Path) -> str:

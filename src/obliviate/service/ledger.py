@@ -89,6 +89,7 @@ class ModelVersion(Base):
     verification: Mapped[str] = mapped_column(Text)  # JSON report
     job_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
     created: Mapped[float] = mapped_column(Float)
+    pruned: Mapped[float | None] = mapped_column(Float, nullable=True)  # weights deleted at
 
 
 class DeletionRequest(Base):
@@ -113,6 +114,8 @@ class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id"), index=True)
+    # "deletions" (a batch of requests) or "retrain" (the approximate policy's budget reset)
+    kind: Mapped[str] = mapped_column(String(16), default="deletions")
     state: Mapped[str] = mapped_column(String(16), index=True)
     parent: Mapped[int | None] = mapped_column(Integer, nullable=True)  # version it starts from
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -152,6 +155,15 @@ class AuditEntry(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str | None] = mapped_column(String(128), nullable=True)  # signing.py
+
+
+class AuditKey(Base):
+    """One row: the public half of the Ed25519 key that signs this ledger's audit log."""
+    __tablename__ = "audit_key"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    public_key: Mapped[str] = mapped_column(String(64))
+    created: Mapped[float] = mapped_column(Float)
 
 
 class ChainHead(Base):
@@ -190,7 +202,9 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 def open_ledger(url: str, *, create: bool = True) -> Engine:
-    """An engine on ``url`` with the schema created; one-line errors for bad URLs."""
+    """An engine on ``url`` with the schema created and the audit key loaded (entries it
+    appends are signed); ``create=False``: read only, no key needed (``audit verify``).
+    One-line errors for bad URLs."""
     try:
         if url.startswith("sqlite"):
             if url in ("sqlite://", "sqlite:///:memory:") or ":memory:" in url:
@@ -221,6 +235,10 @@ def open_ledger(url: str, *, create: bool = True) -> Engine:
     except exc.OperationalError as e:
         raise ObliviateError(f"--db {url!r}: cannot open the ledger: "
                              f"{str(e.orig).strip().splitlines()[0]}") from None
+    if create:
+        from obliviate.service.signing import attach
+
+        attach(engine, url)
     return engine
 
 

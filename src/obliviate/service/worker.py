@@ -66,6 +66,14 @@ class WorkerConfig:
                              "window, backoff >= 0)")
 
 
+class VerificationFailed(Exception):
+    """The new model did not pass its checks: it is not promoted; the job fails (retried)."""
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class LeaseLost(Exception):
     """Another worker holds the job now (this one was too slow to renew its lease)."""
 
@@ -99,7 +107,7 @@ class Worker:
                 if not ids:
                     continue
                 t = now()
-                job = Job(deployment_id=dep, state="batched", attempts=0,
+                job = Job(deployment_id=dep, kind="deletions", state="batched", attempts=0,
                           max_attempts=self.cfg.max_attempts, next_attempt=t, created=t,
                           updated=t, parent=s.get(Deployment, dep).current_version)  # type: ignore[union-attr]
                 s.add(job)
@@ -185,6 +193,9 @@ class Worker:
             self.processed.append(jid)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; dropped", jid)
+        except VerificationFailed as e:  # not promoted; the report goes into the audit log
+            log.warning("job %s: %s", jid, e)
+            self._fail(jid, str(e), e.report)
         except Exception as e:  # a job's failure is recorded and retried, never lost
             log.warning("job %s failed: %s: %s", jid, type(e).__name__, e)
             self._fail(jid, f"{type(e).__name__}: {e}")
@@ -214,7 +225,7 @@ class Worker:
                          object_id=str(jid))
 
     def _honour(self, jid: int) -> None:
-        from obliviate.service.exact import ExactDeployment, ExactModel, set_threads
+        from obliviate.service.exact import set_threads
 
         set_threads()
         with Session(self.engine) as s:
@@ -227,8 +238,7 @@ class Worker:
             manifest = s.execute(select(ManifestRow.row_id, ManifestRow.subject,
                                         ManifestRow.deleted_in)
                                  .where(ManifestRow.deployment_id == dep.id)).all()
-        if dep.policy != "exact":
-            raise NotImplementedError(f"policy {dep.policy!r} has no worker yet")
+            parent = s.get(ModelVersion, (dep.id, job.parent)) if job.parent else None
         deleted = {int(r) for r, _, d in manifest if d is not None}
         by_subject: dict[str, list[int]] = {}
         for r, subj, _ in manifest:
@@ -236,24 +246,59 @@ class Worker:
         rows_of = {q.id: sorted(set(by_subject.get(q.subject, [])) if q.subject is not None
                                 else set(json.loads(q.row_ids or "[]"))) for q in reqs}
         new = sorted(set().union(*rows_of.values()) - deleted) if rows_of else []
+        def state(x: str) -> None:
+            self._set_state(jid, x)
+
+        if dep.policy == "exact":
+            path, digest, report, config = self._exact(dep, deleted, new, manifest, state)
+        elif dep.policy == "approximate":
+            from obliviate.service import approximate
+
+            cfg = approximate.ApproxDeployment.from_json(dep.config)
+            config = cfg.to_json()
+            if job.kind == "retrain":
+                path, digest, report = approximate.retrain(cfg, Path(dep.root), deleted, state)
+            else:
+                assert parent is not None
+                path, digest, report = approximate.honour(cfg, Path(dep.root),
+                                                          Path(parent.path), deleted, new,
+                                                          job.attempts, state)
+        else:
+            raise NotImplementedError(f"policy {dep.policy!r} has no worker")
+        if not report["passed"]:
+            failed = [k for k, v in report["checks"].items() if not v]
+            got = {k: round(v, 4) for k, v in report.get("metrics", {}).items()
+                   if isinstance(v, float)}
+            raise VerificationFailed(f"verification failed: {', '.join(failed)} "
+                                     f"(metrics {got}, thresholds "
+                                     f"{report.get('thresholds')})", report)
+        report["requests"] = {q: {"rows": rows, "rows_removed_now": sorted(set(rows) - deleted),
+                                  "rows_already_deleted": sorted(set(rows) & deleted)}
+                              for q, rows in rows_of.items()}
+        if "shard_of" in report:
+            shard_of = report.pop("shard_of")
+            for q, rows in rows_of.items():
+                report["requests"][q]["row_shards"] = shard_of(rows)
+        self._promote(jid, dep.id, job.parent, path, digest, new, [q.id for q in reqs],
+                      report, config)
+
+    def _exact(self, dep: Deployment, deleted: set[int], new: list[int], manifest: Any,
+               state: Any) -> tuple[Path, str, dict[str, Any], str]:
+        from obliviate.service.exact import ExactDeployment, ExactModel
+
         cfg = ExactDeployment.from_json(dep.config)
         live = ExactModel(cfg, Path(dep.root), deleted)
         evidence = live.delete(new)
-        self._set_state(jid, "verifying")
+        state("verifying")
         point("verifying.committed")
         all_rows = {int(r) for r, _, _ in manifest}
         report = live.verify(evidence, deleted | set(new), all_rows - deleted - set(new))
         if not report["passed"]:
-            failed = [k for k, v in report["checks"].items() if not v]
-            raise RuntimeError(f"verification failed: {', '.join(failed)}")
+            return Path(), "", report, cfg.to_json()
         path, digest = live.save_version()
         report["file_sha256"] = digest
-        report["requests"] = {q: {"rows": rows, "rows_removed_now": sorted(set(rows) - deleted),
-                                  "rows_already_deleted": sorted(set(rows) & deleted),
-                                  "row_shards": live.shard_of(rows)}
-                              for q, rows in rows_of.items()}
-        self._promote(jid, dep.id, job.parent, path, digest, new, [q.id for q in reqs],
-                      report, cfg.to_json())
+        report["shard_of"] = live.shard_of
+        return path, digest, report, cfg.to_json()
 
     def _promote(self, jid: int, dep_id: str, parent: int | None, path: Path, digest: str,
                  removed: list[int], req_ids: list[str], report: dict[str, Any],
@@ -272,8 +317,9 @@ class Worker:
                                    f"{dep.current_version} under job {jid}")
             number = (s.scalar(select(func.max(ModelVersion.number)).where(
                 ModelVersion.deployment_id == dep_id)) or 0) + 1
+            method = str(report.get("method", "sisa"))
             s.add(ModelVersion(deployment_id=dep_id, number=number, parent=parent,
-                               path=str(path), sha256=digest, method="sisa", config=config,
+                               path=str(path), sha256=digest, method=method, config=config,
                                requests=json.dumps(req_ids), rows_removed=json.dumps(removed),
                                verification=json.dumps(report, sort_keys=True), job_id=jid,
                                created=t))
@@ -285,20 +331,48 @@ class Worker:
                       .values(state="deployed", version=number, updated=t, error=None))
             s.execute(update(Job).where(Job.id == jid).values(version=number))
             dep.current_version = number
+            payload = {"parent": parent, "sha256": digest, "job": jid, "method": method,
+                       "requests": req_ids, "rows_removed": removed,
+                       "verification_passed": report["passed"]}
+            if "shards" in report:
+                payload["shards"] = {k: v["rows_sha256"] for k, v in report["shards"].items()}
+            if "metrics" in report:
+                payload["metrics"] = report["metrics"]
             audit.append(s, self.owner, "version.promoted", deployment_id=dep_id,
-                         object_id=str(number),
-                         payload={"parent": parent, "sha256": digest, "job": jid,
-                                  "requests": req_ids, "rows_removed": removed,
-                                  "verification_passed": report["passed"],
-                                  "shards": {k: v["rows_sha256"]
-                                             for k, v in report["shards"].items()}})
+                         object_id=str(number), payload=payload)
             for q in req_ids:
                 audit.append(s, self.owner, "request.deployed", deployment_id=dep_id,
                              object_id=q, payload={"version": number})
+            if dep.policy == "approximate" and method != "retrain":
+                self._maybe_schedule_retrain(s, dep, number, t)
             point("promotion.in_txn")
         point("promotion.committed")
 
-    def _fail(self, jid: int, reason: str) -> None:
+    def _maybe_schedule_retrain(self, s: Session, dep: Deployment, number: int,
+                                t: float) -> None:
+        """After ``budget`` requests honoured approximately since the last full training,
+        a retrain job, in the promotion's transaction (it cannot be lost or doubled)."""
+        from obliviate.service.approximate import ApproxDeployment
+
+        budget = ApproxDeployment.from_json(dep.config).budget
+        since = s.execute(select(ModelVersion.method, ModelVersion.requests).where(
+            ModelVersion.deployment_id == dep.id).order_by(ModelVersion.number)).all()
+        spent = 0
+        for method, reqs in since:
+            spent = 0 if method in ("retrain", "initial") else spent + len(json.loads(reqs))
+        if spent < budget:
+            return
+        s.flush()
+        job = Job(deployment_id=dep.id, kind="retrain", state="batched", attempts=0,
+                  max_attempts=self.cfg.max_attempts, next_attempt=t, created=t, updated=t,
+                  parent=number)
+        s.add(job)
+        s.flush()
+        audit.append(s, self.owner, "retrain.scheduled", deployment_id=dep.id,
+                     object_id=str(job.id), payload={"approximate_requests": spent,
+                                                     "budget": budget, "after_version": number})
+
+    def _fail(self, jid: int, reason: str, report: dict[str, Any] | None = None) -> None:
         with tx(self.engine) as s:
             job = s.get(Job, jid)
             if job is None or job.lease_owner != self.owner or job.state in ("deployed",
@@ -313,4 +387,5 @@ class Worker:
                       .values(state=job.state, error=reason, updated=t))
             audit.append(s, self.owner, f"job.{job.state}", deployment_id=job.deployment_id,
                          object_id=str(jid), payload={"attempt": job.attempts,
-                                                      "reason": reason[:500]})
+                                                      "reason": reason[:500],
+                                                      "verification": report})
