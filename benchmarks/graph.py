@@ -1,6 +1,6 @@
 """Graph unlearning benchmark: every graph method on sbm, node and edge forgetting.
 
-    python benchmarks/graph.py [--seeds 0,1,2] [--methods a,b] [--home DIR]
+    python benchmarks/graph.py [--seeds 0,1,2] [--methods a,b] [--home DIR] [--jobs N]
     python benchmarks/graph.py --sweep METHOD --seeds 3,4 --grid lr 0.01 0.1 \\
         [--grid epochs 5 10] [--forget nodes:0.1] [--home DIR]
 
@@ -9,6 +9,11 @@ untouched original, the noise floor (an independent exact retrain) and every met
 ± std over the seeds, with the graph gap to the oracle (the headline) and the time against
 retraining, all measured in one process. Ends with the bar (issue 12): a method that halves
 the original's graph gap at <= 20% of retraining time, per forget set.
+
+The table's runs are one grid (``obliviate.grid``): with ``--home``, a benchmark that was
+stopped resumes, skipping the cells whose record is there. ``--jobs 1`` (the default) runs the
+cells one after the other in this process, so that times are measured as ``obliviate run``
+measures them; more jobs share the machine's cores between cells.
 
 ``--sweep`` is how the presets in ``presets.py`` were chosen: every combination of the
 ``--grid`` values (on top of the paper's defaults, or of ``--set`` fields) on every seed and
@@ -31,6 +36,7 @@ import torch
 
 from obliviate.config import parse_assignments
 from obliviate.errors import ObliviateError
+from obliviate.grid import Cell, expand, parse_seeds, run_grid
 from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
 from obliviate.runner import RunSpec, Trained, Workspace, prepare, run
@@ -68,26 +74,30 @@ def _trained(ws: Workspace, forget: str, seed: int, cache: dict[tuple[str, int],
 
 
 def table(args: argparse.Namespace, ws: Workspace) -> int:
-    seeds = [int(s) for s in args.seeds.split(",")]
+    """Every forget set x seed x method, one grid: with ``--home``, a table that was stopped
+    resumes, skipping the cells whose record is there."""
+    seeds = parse_seeds(args.seeds)
     methods = args.methods.split(",")
     for forget in FORGETS:  # refuse before anything is trained
         check_held_out(SCENARIO, methods, seeds, forget)
-    lines, cache = [], {}
-    for forget in FORGETS:
-        records = []
-        for seed in seeds:
-            t = _trained(ws, forget, seed, cache)
-            for m in methods:
-                records.append(run(RunSpec(m, forget, SCENARIO, seed), ws, trained=t,
-                                   progress=False)[0])
-                print(f"  {forget} seed {seed} {m}: graph gap "
-                      f"{records[-1]['metrics']['Graph gap']['unlearned']:.2f}",
-                      file=sys.stderr, flush=True)
+    cells, references = expand([SCENARIO], methods, seeds, {SCENARIO: list(FORGETS)})
+
+    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
+        s = cell.spec
+        what = (f"FAILED {error}" if record is None else
+                f"graph gap {record['metrics']['Graph gap']['unlearned']:.2f}")
+        print(f"  {s.forget} seed {s.seed} {s.method}: {what}", file=sys.stderr, flush=True)
+
+    grid = run_grid(cells, references, ws, jobs=args.jobs, progress=False, on_cell=tell)
+    lines = []
+    for (_, forget), records in grid.groups():
+        if not records:
+            continue
         print(f"\n### {SCENARIO} · forget {forget}; seeds {args.seeds}, mean ± std\n\n```\n"
               f"{leaderboard(records)}\n```")
         lines.append(bar(forget, records))
     print("\n" + "\n".join(f"- {line}" for line in lines))
-    return 0
+    return 0 if grid.ok else 1
 
 
 def settings(grid: list[list[str]]) -> list[dict[str, object]]:
@@ -150,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="fixed config fields under the grid")
     p.add_argument("--forget", default=None, help="sweep: forget sets (default: both)")
+    p.add_argument("--jobs", type=int, default=1, help="table: cells run at once (default 1)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     ws = Workspace(args.home or Path(tempfile.mkdtemp(prefix="obliviate-bench-graph-")))

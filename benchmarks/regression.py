@@ -1,6 +1,6 @@
 """Regression unlearning: every regression method, the original, the oracle and the noise floor.
 
-    python benchmarks/regression.py [--seeds 0,1,2] [--methods a,b] [--home DIR]
+    python benchmarks/regression.py [--seeds 0,1,2] [--methods a,b] [--home DIR] [--jobs N]
     python benchmarks/regression.py --sweep METHOD --grid lr 1e-3 3e-3 [--grid ...] \\
         [--seeds 3,4] [--no-preset] [--home DIR]
 
@@ -8,6 +8,11 @@ Per scenario and forget set: nMAE on forget / retain / test, test R², the loss-
 MIA-Efficacy and the gap to the oracle (METRICS.md, "Regression"), wall time and time /
 retraining time, mean ± std over seeds. Ends with the bar of issue 12 per section: a method
 that halves the original's gap to the oracle at <= 20% of retraining time.
+
+The table's runs are one grid (``obliviate.grid``): with ``--home``, a benchmark that was
+stopped resumes, skipping the cells whose record is there. ``--jobs 1`` (the default) runs the
+cells one after the other in this process, so that times are measured as ``obliviate run``
+measures them; more jobs share the machine's cores between cells.
 
 ``--sweep`` is how the presets in ``presets.py`` were chosen: every combination of the grid
 values (on top of the preset, or of the paper's defaults with ``--no-preset``) on every seed
@@ -31,6 +36,7 @@ import torch
 
 from obliviate.config import build_config
 from obliviate.errors import ObliviateError
+from obliviate.grid import Cell, expand, parse_seeds, run_grid
 from obliviate.methods import METHODS, get_method
 from obliviate.presets import check_held_out, preset_for
 from obliviate.runner import RunSpec, Workspace, prepare, run
@@ -125,32 +131,46 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", default="diabetes", help="the sweep's scenario")
     p.add_argument("--grid", nargs="+", action="append", default=[], metavar="KEY VALUE")
     p.add_argument("--no-preset", action="store_true")
+    p.add_argument("--jobs", type=int, default=1, help="table: cells run at once (default 1)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    seeds = [int(s) for s in (args.seeds or ("3,4" if args.sweep else "0,1,2")).split(",")]
     ws = Workspace(args.home or Path(tempfile.mkdtemp(prefix="obliviate-regression-")))
     if args.sweep:
-        return sweep(args, ws, seeds)
+        return sweep(args, ws, [int(s) for s in (args.seeds or "3,4").split(",")])
+    seeds = parse_seeds(args.seeds or "0,1,2")
+    return table(args, ws, seeds)
+
+
+def table(args: argparse.Namespace, ws: Workspace, seeds: list[int]) -> int:
+    """Every section x seed x method, one grid: with ``--home``, a table that was stopped
+    resumes, skipping the cells whose record is there."""
     methods = args.methods.split(",")
     for scenario in {s for s, _, _ in SECTIONS}:  # refuse before anything is trained
         check_held_out(scenario, methods, seeds)
+    forgets: dict[str, list[str]] = {}
+    for scenario, forget, _ in SECTIONS:
+        forgets.setdefault(scenario, []).append(forget)
+    cells, references = expand(list(forgets), methods, seeds, forgets)
+
+    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
+        s = cell.spec
+        what = (f"FAILED {error}" if record is None else
+                f"gap {record['metrics']['Gap']['unlearned']:.2f}")
+        print(f"  {s.scenario} {s.forget} seed {s.seed} {s.method}: {what}", file=sys.stderr,
+              flush=True)
+
+    grid = run_grid(cells, references, ws, jobs=args.jobs, progress=False, on_cell=tell)
+    why = {(s, f): w for s, f, w in SECTIONS}
     lines = []
-    for scenario, forget, why in SECTIONS:
-        records = []
-        for seed in seeds:
-            trained = prepare(RunSpec(methods[0], forget, scenario, seed), ws, progress=False)
-            for m in methods:
-                records.append(run(RunSpec(m, forget, scenario, seed), ws, trained=trained,
-                                   progress=False)[0])
-                print(f"  {scenario} {forget} seed {seed} {m}: gap "
-                      f"{records[-1]['metrics']['Gap']['unlearned']:.2f}", file=sys.stderr,
-                      flush=True)
-        print(f"\n### {scenario} · forget {forget} — {why}; seeds {','.join(map(str, seeds))}, "
-              f"mean ± std\n\n```\n{leaderboard(records)}\n```", flush=True)
+    for (scenario, forget), records in grid.groups():
+        if not records:
+            continue
+        print(f"\n### {scenario} · forget {forget} — {why[scenario, forget]}; seeds "
+              f"{','.join(map(str, seeds))}, mean ± std\n\n```\n{leaderboard(records)}\n```",
+              flush=True)
         lines.append(bar(f"{scenario} {forget}", records))
     print("\n" + "\n".join(f"- {line}" for line in lines))
-    return 0
-
+    return 0 if grid.ok else 1
 
 if __name__ == "__main__":
     try:

@@ -344,3 +344,37 @@ def test_the_classifier_benchmark_is_a_grid_that_resumes(
     assert again.out == first.out and again.err == ""  # no cell ran
     assert {k: r["run_id"] for k, r in records(tmp_path).items()} == {
         k: r["run_id"] for k, r in found.items()}
+
+
+def test_the_regression_benchmark_is_a_grid_that_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """benchmarks/regression.py on the tiny regression scenario, with a target-range forget
+    set (recorded in its normal form, range:0.0:inf): run again with the same --home, it runs
+    no cell and prints the same table and bars."""
+    import importlib.util
+
+    from test_regression import TINY as TINY_REGRESSION
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_regression", Path(__file__).parent.parent / "benchmarks" / "regression.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setitem(SCENARIOS, TINY_REGRESSION.name, TINY_REGRESSION)
+    monkeypatch.setattr(bench, "SECTIONS", ((TINY_REGRESSION.name, "range:0:inf", "why"),))
+    argv = ["--seeds", "0", "--methods", "ft,ga", "--home", str(tmp_path)]
+    assert bench.main(argv) == 0
+    first = capsys.readouterr()
+    found = records(tmp_path)
+    assert sorted(found) == [("ft", 0), ("ga", 0)]
+    assert {r["scenario"]["forget"] for r in found.values()} == {"range:0.0:inf"}
+    assert f"### {TINY_REGRESSION.name} · forget range:0:inf — why; seeds 0, mean ± std" in (
+        first.out)
+    assert leaderboard([found[("ft", 0)], found[("ga", 0)]]) in first.out
+    assert f"- {TINY_REGRESSION.name} range:0:inf: gap <= " in first.out
+    assert bench.main(argv) == 0
+    again = capsys.readouterr()
+    assert again.out == first.out and again.err == ""  # no cell ran
+    assert {k: r["run_id"] for k, r in records(tmp_path).items()} == {
+        k: r["run_id"] for k, r in found.items()}

@@ -32,6 +32,13 @@ class Cell:
     method_def: MethodSpec
     config: dict[str, Any]  # the method config the cell runs with (JSON-normalised)
     model_keys: tuple[str, ...]  # the cache keys of the reference models it needs
+    # The forget set as its record names it (the scenario's normal form, e.g. "range:250:inf"
+    # is recorded as "range:250.0:inf"); empty: as the spec spells it.
+    record_forget: str = ""
+
+    @property
+    def forget(self) -> str:
+        return self.record_forget or self.spec.forget
 
     @property
     def label(self) -> str:
@@ -125,7 +132,8 @@ def expand(scenarios: Sequence[str], methods: Sequence[str], seeds: Sequence[int
                         method, scenario=scenario.name, preset_scenario=scenario.name,
                         use_preset=use_preset, own_model=True, model=None,
                         overrides=spec.overrides, forget=exp.forget_spec)
-                    cells.append(Cell(spec, scenario, method, _normal(config_dict(cfg)), keys))
+                    cells.append(Cell(spec, scenario, method, _normal(config_dict(cfg)), keys,
+                                      exp.forget_spec))
     return cells, list(references.values())
 
 
@@ -141,7 +149,7 @@ def matches(cell: Cell, record: dict[str, Any]) -> bool:
     record of a sequence of requests (``obliviate sequence``) is not a cell's."""
     sc, me = record["scenario"], record["method"]
     return (record["schema"] == SCHEMA and "sequence" not in record
-            and sc["name"] == cell.scenario_def.name and sc["forget"] == cell.spec.forget
+            and sc["name"] == cell.scenario_def.name and sc["forget"] == cell.forget
             and sc["seed"] == cell.spec.seed and me["name"] == cell.spec.method
             and me["config"] == cell.config
             and ("independent_seconds" in record["efficiency"]) == cell.spec.noise_floor)
@@ -160,7 +168,7 @@ def finished(cells: Sequence[Cell], store: Store) -> dict[int, dict[str, Any]]:
     done: dict[int, dict[str, Any]] = {}
     for i, cell in enumerate(cells):
         s = cell.spec
-        for run_id in rows.get((cell.scenario_def.name, s.forget, s.method, s.seed), []):
+        for run_id in rows.get((cell.scenario_def.name, cell.forget, s.method, s.seed), []):
             record = store.get(run_id)
             try:
                 validate(record)
