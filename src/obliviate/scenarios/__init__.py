@@ -10,7 +10,7 @@ from obliviate.tasks.causal_lm.scenario import PeopleData, PeopleScenario
 from obliviate.tasks.classification.digits import digits_pool
 from obliviate.tasks.classification.forget import SELECTORS
 from obliviate.tasks.classification.scenario import Scenario, ScenarioData, check_splits
-from obliviate.tasks.classification.split import GivenSplit, from_column, from_test_file, positions
+from obliviate.tasks.classification.split import given_split, positions
 from obliviate.tasks.classification.user import load_user_data, load_user_pool
 from obliviate.tasks.graph.bundled import graph_scenarios
 from obliviate.tasks.graph.scenario import GraphData, GraphScenario
@@ -87,11 +87,7 @@ def user_scenario(path: str, label: str | None, split_column: str | None = None,
         raise ObliviateError("give the split once: --split-column or --test, not both")
     # Fail now, with the file's own error, not mid-run.
     pool, marks = load_user_data(path, label, split_column)
-    given: GivenSplit | None = None
-    if marks is not None and split_column is not None:
-        given = from_column(marks, split_column, Path(path).name)
-    elif test is not None:
-        given = from_test_file(test, pool.n_source_rows)
+    given = given_split(marks, split_column, test, Path(path).name, pool.n_source_rows)
     if given is not None:
         positions(pool, given)
     return Scenario(name=f"user:{path}", description=f"user data from {path}",

@@ -58,11 +58,11 @@ def select_forget(spec: str, pool: Pool, train_pos: np.ndarray, seed: int,
             raise ForgetSetError(f"forget set {spec!r} is empty: the training data holds no "
                                  f"sample of class {shown(arg)}")
     elif kind == "random":
-        k = _count(arg, spec, len(train_pos))
+        k = fraction_count(arg, spec, len(train_pos))
         rng = np.random.default_rng(seed)
         chosen = np.sort(rng.choice(train_pos, size=k, replace=False))
     elif kind == "worst":
-        k = _count(arg, spec, len(train_pos))
+        k = fraction_count(arg, spec, len(train_pos))
         chosen = np.sort(worst_case(pool.x[train_pos], y[train_pos], k, seed, train_pos))
     else:
         chosen = _from_file(Path(arg), pool, train_pos)
@@ -124,7 +124,7 @@ def _class_id(arg: str, pool: Pool) -> int:
     return k
 
 
-def _count(arg: str, spec: str, n: int) -> int:
+def fraction_count(arg: str, spec: str, n: int) -> int:
     """How many of ``n`` training samples the fraction ``arg`` selects (at least one)."""
     frac = _fraction(arg, spec)
     k = int(round(frac * n))

@@ -49,6 +49,17 @@ def from_column(values: Sequence[str], column: str, file: str) -> GivenSplit:
     return given
 
 
+def given_split(marks: Sequence[str] | None, split_column: str | None, test: str | None,
+                file: str, n_source_rows: int) -> GivenSplit | None:
+    """The split a user gave: the ``split_column``'s ``marks`` (read from ``file``), or the
+    ``test`` rows file; None for the seeded split."""
+    if marks is not None and split_column is not None:
+        return from_column(marks, split_column, file)
+    if test is not None:
+        return from_test_file(test, n_source_rows)
+    return None
+
+
 def from_test_file(path: str, n_source_rows: int) -> GivenSplit:
     """The rows listed in ``path`` (as an ``indices:FILE`` file) are the test split."""
     rows = read_rows(Path(path), ("test row", "test rows"), n_source_rows, DataError)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from obliviate.errors import ForgetSetError, shown
+from obliviate.tasks.classification.forget import fraction_count
 from obliviate.tasks.classification.rows import few, read_rows
 from obliviate.tasks.regression.data import RegressionPool
 
@@ -60,7 +61,7 @@ def select_forget(spec: str, pool: RegressionPool, train_pos: np.ndarray, y: np.
                              + "; ".join(SELECTORS.values()))
     elif kind == "random":
         chosen = np.sort(np.random.default_rng(seed).choice(
-            train_pos, size=_count(arg, spec, len(train_pos)), replace=False))
+            train_pos, size=fraction_count(arg, spec, len(train_pos)), replace=False))
     elif kind == "range":
         chosen = _in_range(arg, spec, train_pos, y, pool.target)
     else:
@@ -77,22 +78,6 @@ def _outliers(planted: np.ndarray) -> np.ndarray:
                              "outliers (the outliers scenario does); use random:F, "
                              "range:LO:HI or indices:FILE")
     return np.sort(planted)
-
-
-def _count(arg: str, spec: str, n: int) -> int:
-    try:
-        frac = float(arg)
-    except ValueError:
-        raise ForgetSetError(f"forget set {shown(spec)}: {shown(arg)} is not a "
-                             "number") from None
-    if not 0.0 < frac < 1.0:
-        raise ForgetSetError(f"forget set {shown(spec)}: the fraction must be in (0, 1), "
-                             f"got {frac}")
-    k = int(round(frac * n))
-    if k == 0:
-        raise ForgetSetError(f"forget set {spec!r} is empty: {frac} of {n} training samples "
-                             "rounds to 0")
-    return k
 
 
 def _in_range(arg: str, spec: str, train_pos: np.ndarray, y: np.ndarray,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from obliviate.errors import DataError, ObliviateError
-from obliviate.tasks.classification.split import GivenSplit, from_column, from_test_file
+from obliviate.tasks.classification.split import GivenSplit, given_split
 from obliviate.tasks.regression.data import RegressionPool
 from obliviate.tasks.regression.user import load_user_regression
 
@@ -27,11 +27,7 @@ def user_regression_scenario(base: RegressionScenario, path: str, label: str | N
     if split_column is not None and test is not None:
         raise ObliviateError("give the split once: --split-column or --test, not both")
     pool, marks = load_user_regression(path, label, split_column)
-    given: GivenSplit | None = None
-    if marks is not None and split_column is not None:
-        given = from_column(marks, split_column, Path(path).name)
-    elif test is not None:
-        given = from_test_file(test, pool.n_source_rows)
+    given = given_split(marks, split_column, test, Path(path).name, pool.n_source_rows)
     if given is not None:
         given_positions(pool, given)
     return dataclasses.replace(
