@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def select_forget(spec: str, pool: Pool, train_pos: np.ndarray, seed: int,
         k = fraction_count(arg, spec, len(train_pos))
         chosen = np.sort(worst_case(pool.x[train_pos], y[train_pos], k, seed, train_pos))
     else:
-        chosen = _from_file(Path(arg), pool, train_pos)
+        chosen = rows_from_file(Path(arg), pool, train_pos)
     if len(chosen) == len(train_pos):
         raise ForgetSetError(f"forget set {spec!r} is the whole training set; nothing would "
                              "be left to retain")
@@ -146,7 +147,18 @@ def _fraction(arg: str, spec: str) -> float:
     return frac
 
 
-def _from_file(path: Path, pool: Pool, train_pos: np.ndarray) -> np.ndarray:
+class SourceRows(Protocol):
+    """What reading an ``indices:FILE`` needs of a pool (a classifier's or a regression
+    pool): each pool row's source-file row, and how many rows the source file had."""
+
+    @property
+    def row(self) -> np.ndarray: ...
+
+    @property
+    def n_source_rows(self) -> int: ...
+
+
+def rows_from_file(path: Path, pool: SourceRows, train_pos: np.ndarray) -> np.ndarray:
     """Pool positions of the source rows listed in ``path``; every bad row is counted."""
     rows = read_rows(path, ("forget index", "forget indices"), pool.n_source_rows,
                      ForgetSetError)

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from obliviate.errors import ForgetSetError, shown
-from obliviate.tasks.classification.forget import fraction_count
-from obliviate.tasks.classification.rows import few, read_rows
+from obliviate.tasks.classification.forget import fraction_count, rows_from_file
 from obliviate.tasks.regression.data import RegressionPool
 
 SELECTORS = {
@@ -65,7 +64,7 @@ def select_forget(spec: str, pool: RegressionPool, train_pos: np.ndarray, y: np.
     elif kind == "range":
         chosen = _in_range(arg, spec, train_pos, y, pool.target)
     else:
-        chosen = _from_file(Path(arg), pool, train_pos)
+        chosen = rows_from_file(Path(arg), pool, train_pos)
     if len(chosen) == len(train_pos):
         raise ForgetSetError(f"forget set {spec!r} is the whole training set; nothing would "
                              "be left to retain")
@@ -99,22 +98,3 @@ def _in_range(arg: str, spec: str, train_pos: np.ndarray, y: np.ndarray,
                              f"lies in [{lo:g}, {hi:g}]; the training targets range from "
                              f"{t.min():g} to {t.max():g}")
     return np.sort(chosen)
-
-
-def _from_file(path: Path, pool: RegressionPool, train_pos: np.ndarray) -> np.ndarray:
-    """Pool positions of the source rows listed in ``path``; every bad row is counted."""
-    rows = read_rows(path, ("forget index", "forget indices"), pool.n_source_rows,
-                     ForgetSetError)
-    pos_of_row = {int(r): i for i, r in enumerate(pool.row)}
-    dropped = [int(r) for r in rows if int(r) not in pos_of_row]
-    if dropped:
-        raise ForgetSetError(f"{len(dropped)} forget indices name rows dropped from the data "
-                             f"as duplicates of other rows (a duplicate cannot be forgotten "
-                             f"separately): {few(dropped)}")
-    pos = np.array([pos_of_row[int(r)] for r in rows], dtype=np.int64)
-    outside = np.setdiff1d(pos, train_pos)
-    if len(outside):
-        raise ForgetSetError(f"{len(outside)} forget indices are not training rows (they "
-                             f"fell in test/holdout): {few(np.sort(pool.row[outside]).tolist())}"
-                             "; `obliviate split` lists the training rows")
-    return np.sort(pos)
