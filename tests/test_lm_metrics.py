@@ -132,11 +132,29 @@ def test_truth_ratio_scores() -> None:
     assert u.value == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("bad", [[], [0.5, 0.0], [-1.0], [float("nan")], [[0.5]]])
+@pytest.mark.parametrize("bad", [[], [0.5, -0.0001], [-1.0], [float("nan")], [[0.5]]])
 def test_truth_ratio_scores_reject(bad: list) -> None:
     for fn in (truth_ratio_forget_score, truth_ratio_utility_score):
         with pytest.raises(ValueError):
             fn(bad)
+
+
+def test_saturated_truth_ratios_take_their_limits() -> None:
+    """An over-unlearned model puts log R past exp's range: paraphrase mean log-prob -1,
+    perturbed -800 gives log R = -799, so R underflows to 0 exactly as TOFU's np.exp does; the
+    reverse (-800 vs -1) overflows to inf. Limits: min(R, 1/R) = 0 for both; max(0, 1 - R) = 1
+    for R = 0 and 0 for R = inf. The KS test only ranks, so its p-value equals scipy's on the
+    log ratios, which stay finite (measured crash before: NegGrad+ on people-small seed 3)."""
+    r = np.array([truth_ratio(ts([-1.0]), [ts([-800.0])]),
+                  truth_ratio(ts([-800.0]), [ts([-1.0])]), 0.5, 2.0])
+    assert r[0] == 0.0 and r[1] == math.inf
+    np.testing.assert_array_equal(truth_ratio_forget_score(r).per_sample, [0.0, 0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(truth_ratio_utility_score(r).per_sample, [1.0, 0.0, 0.5, 0.0])
+    log_u = np.array([-799.0, 799.0, math.log(0.5), math.log(2.0), 0.1, -0.2])
+    log_o = np.array([0.3, -0.4, 0.2, 0.05, -0.1, 0.6])
+    with np.errstate(over="ignore"):
+        p, n = forget_quality(np.exp(log_u), np.exp(log_o))
+    assert n == 6 and p == ks_2samp(log_u, log_o).pvalue
 
 
 def test_forget_quality_is_scipy_ks_pvalue() -> None:
@@ -160,7 +178,7 @@ def test_forget_quality_needs_oracle(oracle: list[float] | np.ndarray | None) ->
 def test_forget_quality_rejects_bad_ratios() -> None:
     with pytest.raises(ValueError, match="same forget questions"):
         forget_quality([0.5, 1.0], [0.5])
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="NaN or negative"):
         forget_quality([0.5, float("nan")], [0.5, 1.0])
     with pytest.raises(ValueError, match="empty"):
         forget_quality([], [0.5])

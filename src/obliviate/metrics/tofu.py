@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import hmean, ks_2samp
 
-from obliviate.metrics.lm_inputs import TokenScores, finite_vector
+from obliviate.metrics.lm_inputs import TokenScores
 from obliviate.metrics.values import MetricValue
 
 
@@ -60,14 +60,31 @@ def truth_ratio(paraphrased: TokenScores, perturbed: Sequence[TokenScores]) -> f
     R < 1: the model prefers the correct answer; R near 1: it cannot tell them apart.
     """
     m_wrong = _require_options(perturbed, "truth_ratio")
-    return float(np.exp(m_wrong.mean() - paraphrased.mean_logprob))
+    with np.errstate(over="ignore"):  # |log R| > ~709 saturates to 0 or inf (see _ratios)
+        return float(np.exp(m_wrong.mean() - paraphrased.mean_logprob))
 
 
 def _ratios(ratios: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
-    r = finite_vector(ratios, what)
-    if (r <= 0).any():
-        raise ValueError(f"{what}: truth ratios are ratios of probabilities and must be > 0, "
-                         f"got min {r.min():.4g}")
+    """Truth ratios as a float64 vector: NaN and negative values are errors; 0 and inf are not.
+
+    ``R = exp(log R)`` underflows to 0 when the paraphrased answer is more than ~745 nats per
+    token likelier than the perturbed ones, and overflows to inf past ~709 the other way:
+    both happen on over-unlearned models with saturated logits (measured: NegGrad+ on
+    people-small). locuslab/tofu's ``np.exp`` gives the same 0 and inf, so they are kept as
+    the IEEE limits they are; the scores below take their limits and the KS test only ranks.
+    """
+    if ratios is None:
+        raise ValueError(f"{what}: got None; expected a 1-D array of truth ratios")
+    r = np.array(ratios, dtype=np.float64)
+    if r.ndim != 1 or r.shape[0] == 0:
+        raise ValueError(f"{what}: expected a non-empty 1-D array of truth ratios, got shape "
+                         f"{r.shape}")
+    bad = np.isnan(r) | (r < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{what}: truth ratios are ratios of probabilities and must be >= 0, "
+                         f"got {int(bad.sum())} NaN or negative value(s), first at index {i}: "
+                         f"{r[i]}")
     return r
 
 
@@ -75,10 +92,11 @@ def truth_ratio_forget_score(ratios: Sequence[float] | np.ndarray) -> MetricValu
     """Forget-set Truth Ratio: mean ``min(R, 1/R)`` (1 = cannot tell right from wrong).
 
     aggregate_eval_stat.py ``np.minimum(curr_stat_1, 1/curr_stat_1)``; that code's ratio is
-    1/R, and ``min(x, 1/x)`` is the same for R and 1/R. Per sample in (0, 1]; value = mean.
+    1/R, and ``min(x, 1/x)`` is the same for R and 1/R. Per sample in [0, 1]; value = mean.
     """
     r = _ratios(ratios, "truth_ratio_forget_score")
-    per_sample = np.minimum(r, 1.0 / r)
+    with np.errstate(divide="ignore"):  # R = 0 gives 1/R = inf and min(0, inf) = 0, its limit
+        per_sample = np.minimum(r, 1.0 / r)
     return MetricValue(value=float(per_sample.mean()), per_sample=per_sample)
 
 

@@ -60,13 +60,13 @@ def ks_test(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     from obliviate.metrics.tofu import forget_quality  # scipy: loaded only when a view needs it
 
     x, y = np.sort(np.asarray(x, np.float64)), np.sort(np.asarray(y, np.float64))
-    if not (len(x) and np.isfinite(x).all() and np.isfinite(y).all()):
-        return {"unavailable": "a truth ratio is missing or not finite"}
+    if not (len(x) and len(y)) or np.isnan(x).any() or np.isnan(y).any():
+        return {"unavailable": "a truth ratio is missing or NaN"}
     grid = np.union1d(x, y)
     fx = np.searchsorted(x, grid, side="right") / len(x)
     fy = np.searchsorted(y, grid, side="right") / len(y)
     i = int(np.argmax(np.abs(fx - fy)))
-    return {"statistic": float(abs(fx[i] - fy[i])), "at": float(grid[i]),
+    return {"statistic": float(abs(fx[i] - fy[i])), "at": number(float(grid[i])),
             "cdf": [float(fx[i]), float(fy[i])], "pvalue": forget_quality(x, y)[0]}
 
 
