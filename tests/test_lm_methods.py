@@ -136,6 +136,21 @@ def test_training_halves_the_rate_on_a_plateau(tiny_lm: TinyLM) -> None:
     assert stats["exact_match"] == 0.0 and stats["lr_scale"] == 0.25
 
 
+def test_training_stops_once_the_rate_is_halved_past_the_floor(tiny_lm: TinyLM) -> None:
+    """Same plateau, max 200 epochs: halvings at checks 3, 5, 7, 9, 11 give scale 1/32 <
+    MIN_LR_SCALE (1/16) at epoch 11, where training stops instead of running to epoch 200."""
+    from obliviate.methods.common import fresh_weights
+    from obliviate.tasks.causal_lm.training import MIN_LR_SCALE
+
+    assert MIN_LR_SCALE == 1 / 16
+    model = copy.deepcopy(tiny_lm.model)
+    fresh_weights(model, 0)
+    stats = train_lm(model, tiny_lm.data.forget, tiny_lm.task,
+                     LMRecipe(max_epochs=200, lr=1e-12, check_every=1, plateau_checks=2,
+                              warmup_steps=1), seed=0, progress=False)
+    assert stats == {"epochs": 11.0, "exact_match": 0.0, "lr_scale": 1 / 32}
+
+
 def test_tnpo_gradient_is_token_wise_npo(tiny_lm: TinyLM) -> None:
     """TNPO's step is ``mean_t(w_t log p_t)`` with the weights held constant. Its gradient must
     equal autograd's gradient of the token-wise NPO objective written out independently,

@@ -134,31 +134,52 @@ _DIGITS_NOISY: dict[str, dict[str, object]] = {
 }
 
 # Language models: the papers' learning rates (~1e-5) are for 7B-parameter models and do
-# not move a 128-wide GPT-2 at all. NPO's entry is from a 3-seed sweep on people-small
-# (forget people:0.1; the issue-3 note has the grid); the others come from single-seed sweeps
-# on a 64-wide test model and people-small, not yet re-tuned over seeds.
+# not move a 128-wide GPT-2 at all. Entries marked "seeds 3, 4" were re-chosen on people-small
+# seeds 3 and 4 (forget people:0.1; benchmarks/sweep.py; the LM benchmark reports seeds 0-2),
+# each seed with its own original and oracle, by one rule: among the settings whose model
+# utility is >= 0.9x the original's on both seeds, the highest worst-seed forget quality
+# (then the higher mean, then the cheaper); when none keeps utility, the highest worst-seed
+# utility. Grids: forget quality worst / mean of the two seeds, utility worst (x original).
+# The other entries still come from single-seed sweeps on people-small seed 0.
 _PEOPLE: dict[str, dict[str, object]] = {
-    # beta 0.1 behaves like gradient ascent here (measured). 3 seeds, forget quality / model
-    # utility: beta 0.5 lr 3e-3 -> 0.065 / 0.98x the original's; beta 0.3 lr 2e-3 -> 0.30 / 0.96x.
-    "npo": {"beta": 0.3, "lr": 2e-3, "epochs": 8},
-    "simnpo": {"beta": 1.0, "forget_weight": 1.0, "lr": 1e-3, "epochs": 10, "batch_size": 8},
+    # beta 0.1 behaves like gradient ascent here (measured). Seeds 3, 4, beta 0.3: lr 2e-3 x
+    # epochs 8 / 16: 0.0046 / 0.062, 0.94x; 0.0087 / 0.14, 0.97x; lr 4e-3 x 8 / 16: 0.076 /
+    # 0.17, 0.91x; 0.38 / 0.45, 0.97x.
+    "npo": {"beta": 0.3, "lr": 4e-3, "epochs": 16},
+    # Seeds 3, 4: lr 1e-3 x epochs 10 / 20: 0.0087 / 0.018, 1.00x; 0.047 / 0.083, 1.00x; lr
+    # 3e-3 x 10 / 20: 0.047 / 0.083, 0.92x; 0.18 / 0.35, 1.00x.
+    "simnpo": {"beta": 1.0, "forget_weight": 1.0, "lr": 3e-3, "epochs": 20, "batch_size": 8},
     # Chosen on people-small seeds 3 and 4 (benchmarks/sweep.py; the benchmark runs 0-2), beta
     # 0.3: forget quality worst / mean of the two, lr 2e-3 x 8 epochs 0.047 / 0.49, x 16 0.12 /
     # 0.19; 4e-3 x 8 0.51 / 0.59, x 16 0.0024 / 0.015; 6e-3 x 8 0.028 / 0.052 (utility
     # 0.86x), x 16 0.00026 / 0.0007.
     "tnpo": {"beta": 0.3, "lr": 4e-3, "epochs": 8, "batch_size": 32, "weight_decay": 0.01,
              "retain_weight": 1.0},
-    "grad_diff": {"lr": 5e-4, "epochs": 10, "batch_size": 8, "retain_weight": 10.0},
-    # Only at low beta does the refusal-preferring DPO objective forget at all.
+    # Seeds 3, 4, 10 epochs: lr 5e-4 / 1e-3 / 2e-3: 0.00026 / 0.33, 0.96x; 0.047 / 0.21,
+    # 0.96x; 3.2e-9 / 0.0079, 0.99x.
+    "grad_diff": {"lr": 1e-3, "epochs": 10, "batch_size": 8, "retain_weight": 10.0},
+    # Only at low beta does the refusal-preferring DPO objective forget at all. Seeds 3, 4:
+    # no setting keeps 0.9x: lr 1e-3 x epochs 10 / 20: 0.00011, 0.85x; 0.12, 0.89x; lr 3e-3 x
+    # 10 / 20: 0.12, 0.87x; 0.00056, 0.88x.
     "idkpo": {"beta": 0.01, "lr": 1e-3, "epochs": 20, "batch_size": 8},
-    "ihl": {"lr": 3e-3, "epochs": 5},
-    # Without a retain term FLAT destroys utility on a model never trained on refusals.
-    "flat": {"retain_weight": 1.0, "lr": 1e-3, "epochs": 10, "batch_size": 8},
-    # Updating only the MLP output projections barely forgets on 2 blocks: update both.
+    # Seeds 3, 4: lr 1e-3 x epochs 5 / 10: 1.1e-8, 0.96x; 3.5e-7, 0.99x; lr 3e-3 x 5 / 10:
+    # 0.00011 / 0.0080, 0.96x; 0.00011 / 0.091, 0.98x.
+    "ihl": {"lr": 3e-3, "epochs": 10},
+    # Without a retain term FLAT destroys utility on a model never trained on refusals. Seeds
+    # 3, 4: lr 1e-3 x epochs 10 / 20: 2.8e-6, 0.96x; 7.6e-6, 0.94x; lr 3e-3 x 10 / 20: 2.8e-6,
+    # 0.84x; 0.0024 / 0.092, 0.92x.
+    "flat": {"retain_weight": 1.0, "lr": 3e-3, "epochs": 20, "batch_size": 8},
+    # Updating only the MLP output projections barely forgets on 2 blocks: update both. Seeds
+    # 3, 4: steering 20 x steps 200 / 400: 1.9e-5, 0.98x; 0.0087, 0.94x; 40 x 200 / 400:
+    # 0.0024, 0.98x; 0.028 / 0.074, 0.95x.
     "rmu": {"lr": 3e-3, "steps": 400, "steering_coeff": 40.0, "alpha": 10.0,
             "update_modules": ("transformer.h.0", "transformer.h.1")},
     "ga": {"lr": 1e-3, "epochs": 8, "batch_size": 8},
-    "ft": {"lr": 0.1, "batch_size": 32, "weight_decay": 0.0075},
+    # Seeds 3, 4: neither keeps 0.9x: lr 0.03 / 0.1: 0.0012 / 0.024, 0.68x; 0.047 / 0.083,
+    # 0.55x.
+    "ft": {"lr": 0.03, "batch_size": 32, "weight_decay": 0.0075},
+    # Seeds 3, 4: neither keeps 0.9x: lr 3e-3 / 1e-2: 1.2e-7, 0.76x; 1.0e-6, 0.76x (tied
+    # utility; the higher forget quality).
     "rl": {"lr": 0.01, "batch_size": 32},
     "neggrad+": {"lr": 0.05, "beta": 0.9, "batch_size": 32},
     "l1_sparse": {"lr": 0.1, "gamma": 7e-4, "batch_size": 32},
@@ -172,6 +193,9 @@ _PEOPLE: dict[str, dict[str, object]] = {
     # oracle's). Single seed on people-small.
     "bad_teacher": {"lr": 1e-3, "retain_fraction": 0.3, "batch_size": 8, "epochs": 8},
 }
+# Re-chosen on people-small seeds 3 and 4 (the rule above _PEOPLE).
+_PEOPLE_HELD_OUT = ("npo", "simnpo", "tnpo", "grad_diff", "idkpo", "ihl", "flat", "rmu", "ft",
+                    "rl")
 
 PRESETS: dict[tuple[str, str], dict[str, object]] = {
     **{("digits", m): v for m, v in _DIGITS.items()},
@@ -236,8 +260,8 @@ CHOSEN_ON: dict[Key, tuple[str, tuple[int, ...]]] = {
     **{("digits-noisy", m): ("digits-noisy", (3, 4)) for m in _DIGITS_NOISY},
     **{k: (k[0], (3, 4)) for k in FORGET_PRESETS if k[0] in ("digits", "digits-noisy")},
     **{(s, m): _ALL_PEOPLE_SMALL_SEED_0 for s in ("people", "people-small") for m in _PEOPLE},
-    **{(s, "npo"): ("people-small", (0, 1, 2)) for s in ("people", "people-small")},
-    **{(s, "tnpo"): ("people-small", (3, 4)) for s in ("people", "people-small")},
+    **{(s, m): ("people-small", (3, 4)) for s in ("people", "people-small")
+       for m in _PEOPLE_HELD_OUT},
     ("people", "npo"): ("people", (0, 1)),
     ("people", "tnpo"): ("people", (3, 4)),
     **{key: where for key, where in KIND_CHOSEN_ON.items()},
