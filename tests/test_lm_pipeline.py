@@ -44,6 +44,18 @@ def test_models_memorise_and_oracle_never_saw_forget_people(
     assert exact_match(t.oracle, forget_qa, d.task).mean() < 0.3
 
 
+def test_every_retrain_is_judged_on_the_people_it_trains_on(
+        lm: tuple[Trained, Workspace]) -> None:
+    """The oracle and the noise floor train on the retain people, so their exact-match target
+    counts retain questions only; the original's counts every question."""
+    d = lm[0].data
+    subjects = {role: {d.items[r].subject for r in d.judge_split(role).ids}
+                for role in ("original", "oracle", "independent")}
+    assert set(d.forget_ids) <= subjects["original"]
+    for role in ("oracle", "independent"):
+        assert subjects[role] == subjects["original"] - set(d.forget_ids), role
+
+
 def test_greedy_decoding_agrees_with_teacher_forced_exact_match(
         lm: tuple[Trained, Workspace]) -> None:
     """Greedy reproduces ``a [EOS]`` iff every teacher-forced argmax is right (the lemma the

@@ -174,7 +174,9 @@ _PEOPLE: dict[str, dict[str, object]] = {
     # 0.0024, 0.98x; 0.028 / 0.074, 0.95x.
     "rmu": {"lr": 3e-3, "steps": 400, "steering_coeff": 40.0, "alpha": 10.0,
             "update_modules": ("transformer.h.0", "transformer.h.1")},
-    "ga": {"lr": 1e-3, "epochs": 8, "batch_size": 8},
+    # Seeds 3, 4: no setting forgets (forget quality ~1e-12 throughout); lr 3e-4 x epochs 4 /
+    # 8: 6.1e-13, 0.99x; 2.9e-12, 0.95x; lr 1e-3 x 4 / 8: 1.3e-11, 0.66x; 1.4e-17, 0.00x.
+    "ga": {"lr": 3e-4, "epochs": 8, "batch_size": 8},
     # Seeds 3, 4: neither keeps 0.9x: lr 0.03 / 0.1: 0.0012 / 0.024, 0.68x; 0.047 / 0.083,
     # 0.55x.
     "ft": {"lr": 0.03, "batch_size": 32, "weight_decay": 0.0075},
@@ -195,7 +197,7 @@ _PEOPLE: dict[str, dict[str, object]] = {
 }
 # Re-chosen on people-small seeds 3 and 4 (the rule above _PEOPLE).
 _PEOPLE_HELD_OUT = ("npo", "simnpo", "tnpo", "grad_diff", "idkpo", "ihl", "flat", "rmu", "ft",
-                    "rl")
+                    "rl", "ga")
 
 PRESETS: dict[tuple[str, str], dict[str, object]] = {
     **{("digits", m): v for m, v in _DIGITS.items()},
