@@ -39,6 +39,12 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     d = command("deploy", "train and register a deployment; prints its id and an admin token")
     d.add_argument("--db", required=True, help=DB_HELP)
     d.add_argument("--scenario", default="digits")
+    d.add_argument("--data", default=None, help="your own CSV instead of --scenario (read as "
+                   "by obliviate run --data; pinned by its sha256)")
+    d.add_argument("--label", default=None, help="the label column of the --data CSV")
+    d.add_argument("--subject-column", default=None, help="the --data column saying whose "
+                   "data each row is: a deletion by subject removes exactly those rows "
+                   "(default: row r belongs to user-<r mod --subjects>)")
     d.add_argument("--train", default=None, help="exact: sisa:KEY=VALUE,... (SISAConfig "
                    "fields: shards, slices, epochs_per_slice, aggregation; default "
                    "sisa:shards=5); approximate: full (one model on every row)")
@@ -115,7 +121,8 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
                      scenario=args.scenario, train=args.train, policy=args.policy,
                      seed=args.seed, epochs=args.epochs, subjects=args.subjects,
                      method=args.method, method_set=args.method_set,
-                     thresholds=args.thresholds, budget=args.budget)
+                     thresholds=args.thresholds, budget=args.budget, data=args.data,
+                     label=args.label, subject_column=args.subject_column)
         print(f"deployment: {reg.deployment_id}")
         print(f"admin token: {reg.token}")
         print(f"rows: {reg.rows}, version 1 sha256 {reg.version_sha256}")
