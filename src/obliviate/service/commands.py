@@ -65,6 +65,10 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--root", type=Path, default=None, help="where checkpoints and model "
                    "versions live (default: <home>/service)")
+    g = command("ledger", "the ledger's schema: its version, or upgrade an older ledger in "
+                "place (keeps every request, version and audit entry)")
+    g.add_argument("action", choices=("upgrade", "version"))
+    g.add_argument("--db", required=True, help=DB_HELP)
     a = command("audit", "check the ledger's hash-chained audit log")
     a.add_argument("action", choices=("verify",))
     a.add_argument("--db", required=True, help=DB_HELP)
@@ -74,7 +78,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
 
 
 def dispatch(args: argparse.Namespace, home: Path) -> int:
-    from obliviate.service.ledger import open_ledger
+    from obliviate.service.ledger import connect, open_ledger
 
     if args.command == "serve":
         if not 0 <= args.port < 65536:
@@ -131,6 +135,23 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
         with Session(engine) as s:
             key = s.get(AuditKey, 1)
         print(f"audit public key: {key.public_key if key else '?'}")
+        return 0
+    if args.command == "ledger":
+        from obliviate.service import schema
+
+        if args.action == "version":
+            f = schema.found(connect(args.db))
+            state = "no ledger" if f.revision is None else f"schema version {f.revision}" + (
+                "" if f.stamped else " (inferred from its columns)")
+            print(f"ledger: {state}; this obliviate needs {schema.HEAD}")
+            return 0 if f.revision in (None, schema.HEAD) else 1
+        up = schema.upgrade(args.db)
+        if up.before == up.after and not up.signed:
+            print(f"ledger: already at schema version {up.after}")
+        else:
+            print(f"ledger: upgraded from schema version {up.before} to {up.after}; "
+                  f"{up.signed} audit entries signed; audit: {up.entries} entries, chain and "
+                  "signatures verify")
         return 0
     if args.command == "audit":
         from obliviate.service.audit import verify
