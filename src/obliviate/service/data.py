@@ -11,13 +11,13 @@ changed file is refused with a message instead of silently retraining shards on 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from pathlib import Path
 from typing import Protocol
 
 from obliviate.errors import DataError, ObliviateError
 from obliviate.scenarios import SCENARIOS
+from obliviate.storage.sidecar import sha256_file as file_sha256
 from obliviate.tasks.classification.scenario import Scenario, ScenarioData
 from obliviate.tasks.classification.user import load_user_table
 from obliviate.types import Split
@@ -71,14 +71,6 @@ def check(cfg: DataConfig, policy: str) -> None:
                                  "--data your.csv)")
     if cfg.subjects < 1 or (cfg.epochs is not None and cfg.epochs < 1):
         raise ObliviateError(f"subjects={cfg.subjects}, epochs={cfg.epochs}: want >= 1")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def pin(path: str) -> tuple[str, str]:
