@@ -135,6 +135,7 @@ def main() -> None:
                 out[f"{source}: {name}"] = {
                     "p50_s": round(float(np.percentile(lat, 50)), 3),
                     "p99_s": round(float(np.percentile(lat, 99)), 3),
+                    "slowest_s": sorted(round(float(x), 2) for x in lat)[-3:],
                     "timed": len(lat), "parked": sum(r["parked"] for r in runs),
                     "retried": sum(r["retried"] for r in runs),
                     "deploy_s": [round(r["deploy_s"], 2) for r in runs]}
