@@ -176,3 +176,26 @@ def test_upgraded_schema_is_a_new_ledgers_and_bad_ledgers_are_refused(
     with pytest.raises(ObliviateError, match="'0099' is not one this obliviate knows"):
         open_ledger(fresh)
     assert main(["ledger", "upgrade", "--db", f"sqlite:///{tmp_path}/none.db"]) == 2
+
+
+def test_an_upgrade_interrupted_after_migrating_is_finished_by_a_rerun(
+        old: tuple[str, Path, Any, set[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    """Killed between its two transactions, an upgrade leaves the new schema with the old
+    entries unsigned: ``audit verify`` says so, and running the upgrade again signs them."""
+    from alembic import command
+
+    from obliviate.service.ledger import connect
+    from obliviate.service.schema import _config, stamp
+
+    url, db, _, _ = old
+    n_old = len(_rows(db, "audit", ["seq"]))
+    with connect(url).begin() as conn:  # the first transaction of schema.upgrade only
+        stamp(conn, "0001")
+        command.upgrade(_config(conn), "head")
+    assert main(["audit", "verify", "--db", url]) == 1
+    assert "entry 1 (deployment.created): its Ed25519 signature is missing" in \
+        capsys.readouterr().err
+    assert main(["ledger", "upgrade", "--db", url]) == 0
+    assert f"at schema version 0002; {n_old} audit entries signed (an earlier upgrade " \
+        "stopped" in capsys.readouterr().out
+    assert main(["audit", "verify", "--db", url]) == 0

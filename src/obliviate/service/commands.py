@@ -148,6 +148,10 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
         up = schema.upgrade(args.db)
         if up.before == up.after and not up.signed:
             print(f"ledger: already at schema version {up.after}")
+        elif up.before == up.after:
+            print(f"ledger: at schema version {up.after}; {up.signed} audit entries signed (an "
+                  f"earlier upgrade stopped before signing); audit: {up.entries} entries, "
+                  "chain and signatures verify")
         else:
             print(f"ledger: upgraded from schema version {up.before} to {up.after}; "
                   f"{up.signed} audit entries signed; audit: {up.entries} entries, chain and "
