@@ -29,6 +29,15 @@ def tiny_deployment(engine: Engine, root: Path, tenant: str | None = None) -> Re
                   epochs=3, tenant=tenant)
 
 
+def tiny_approx_deployment(engine: Engine, root: Path, budget: int = 3) -> Registered:
+    """The approximate policy on digits: one MLP (3 epochs), ft for 2 epochs, thresholds that
+    every attempt passes (crash and load tests test the machinery, not the gate), and a
+    retrain job after every ``budget`` requests."""
+    return deploy(engine, root=root, scenario="digits", train=None, policy="approximate",
+                  epochs=3, method="ft", method_set=["epochs=2"], budget=budget,
+                  thresholds="mia_auc_max=1,loss_ks_p_min=0,forget_acc_gap_max=1")
+
+
 def check_ledger(engine: Engine, acknowledged: set[str]) -> dict[str, int]:
     """Every acknowledged request is deployed in exactly one version, that version's file
     exists whole (its sha256 matches), the rows it names are marked deleted in that version

@@ -7,6 +7,11 @@ no temporary file is left as a version, and the audit chain verifies.
 Workers are forked from a forkserver that has imported torch and obliviate once
 (``crash.run_cli``): each still is a separate process running ``obliviate worker`` from its
 own ``main``, killed as ``kill -9`` kills, at a tenth of the start-up cost.
+
+Both policies: the exact one (SISA shards retrained; every point of ``crash.POINTS``) and
+the approximate one (``ft`` on the parent version, then a scheduled full retrain every 3
+requests, so kills land in both kinds of job; every point but ``unlearning.checkpoint``,
+which only SISA's shard checkpoints reach).
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from sqlalchemy.orm import Session
 from obliviate.service.api import create_app
 from obliviate.service.crash import ENV, POINTS
 from obliviate.service.ledger import AuditEntry, ModelVersion, open_ledger
-from service_helpers import check_ledger, tiny_deployment
+from service_helpers import check_ledger, tiny_approx_deployment, tiny_deployment
 
-TRIALS_NAMED = 22  # each point at least twice
-TRIALS_RANDOM = 6  # SIGKILL from outside after a random delay
+# (named trials, random trials, points): each named point at least twice per policy
+PLANS = {"exact": (22, 6, POINTS),
+         "approximate": (16, 4, tuple(p for p in POINTS if p != "unlearning.checkpoint"))}
 LEASE = 0.6
 
 
@@ -47,10 +53,14 @@ def _worker(ctx: multiprocessing.context.BaseContext, url: str, crash: str | Non
 
 
 @pytest.mark.slow
-def test_kill_9_at_every_point_loses_nothing_and_honours_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy", ["exact", "approximate"])
+def test_kill_9_at_every_point_loses_nothing_and_honours_once(tmp_path: Path,
+                                                               policy: str) -> None:
     url = f"sqlite:///{tmp_path}/ledger.db"
     engine = open_ledger(url)
-    dep = tiny_deployment(engine, tmp_path / "art")
+    make = tiny_deployment if policy == "exact" else tiny_approx_deployment
+    dep = make(engine, tmp_path / "art")
+    trials_named, trials_random, points = PLANS[policy]
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["torch", "obliviate.cli", "obliviate.service.worker",
                                 "obliviate.service.exact"])
@@ -60,9 +70,9 @@ def test_kill_9_at_every_point_loses_nothing_and_honours_once(tmp_path: Path) ->
     log: list[str] = []
     with TestClient(create_app(engine)) as client:
         # Every point once at its first hit (always reached), then again at a random hit.
-        plan = [(POINTS[i % len(POINTS)], 1 if i < len(POINTS) else rng.choice([1, 2]))
-                for i in range(TRIALS_NAMED)]
-        plan += [("random", 0)] * TRIALS_RANDOM
+        plan = [(points[i % len(points)], 1 if i < len(points) else rng.choice([1, 2]))
+                for i in range(trials_named)]
+        plan += [("random", 0)] * trials_random
         rng.shuffle(plan)
         for trial, (where, nth) in enumerate(plan):
             for k in range(rng.choice([1, 2, 3])):
@@ -100,11 +110,15 @@ def test_kill_9_at_every_point_loses_nothing_and_honours_once(tmp_path: Path) ->
     stats = check_ledger(engine, acknowledged)
     _no_half_versions(tmp_path / "art")
     print("\n".join(log))
-    print("crash outcomes:", dict(sorted(outcomes.items())), "ledger:", stats)
+    print(f"crash outcomes ({policy}):", dict(sorted(outcomes.items())), "ledger:", stats)
     kills = sum(n for k, n in outcomes.items() if k.endswith("killed"))
     assert kills >= 20, outcomes
     named = {k.split(":")[0] for k, n in outcomes.items() if k.endswith("killed")}
-    assert len(named & set(POINTS)) == len(POINTS), f"points never reached: {named}"
+    assert len(named & set(points)) == len(points), f"points never reached: {named}"
+    if policy == "approximate":
+        with Session(engine) as s:
+            methods = Counter(s.execute(select(ModelVersion.method)).scalars())
+        assert methods["ft"] and methods["retrain"], methods  # kills hit both kinds of job
 
 
 def _versions(engine: object) -> int:

@@ -177,7 +177,7 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
         return cli_grid.run(args, ws)
     if args.command == "exact":
         return cli_exact.run(args, ws)
-    if args.command in ("serve", "worker", "deploy", "audit"):
+    if args.command in ("serve", "worker", "deploy", "audit", "ledger"):
         from obliviate.service.commands import dispatch
 
         return dispatch(args, ws.home)

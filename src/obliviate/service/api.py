@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from obliviate.service import audit
 from obliviate.service.ledger import (
+    AuditEntry,
     DeletionRequest,
     Deployment,
     ManifestRow,
@@ -34,6 +35,7 @@ from obliviate.service.ledger import (
     tx,
 )
 from obliviate.service.limits import Buckets, RateLimit
+from obliviate.service.page import add_page
 from obliviate.service.tokens import Principal, TokenChecker, create_token
 from obliviate.service.versions_api import add_routes
 
@@ -284,6 +286,15 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY,
                     "thresholds": report.get("thresholds"),
                     "reference": report.get("reference")}
 
+    @app.get("/v1/deployments")
+    def list_deployments(who: Read) -> dict[str, Any]:
+        """The token's tenant's deployments (never another tenant's)."""
+        with Session(engine) as s:
+            rows = s.execute(select(Deployment).where(Deployment.tenant == who.tenant)
+                             .order_by(Deployment.created)).scalars().all()
+            return {"deployments": [{"id": d.id, "name": d.name, "policy": d.policy,
+                                     "current_version": d.current_version} for d in rows]}
+
     @app.get("/v1/deployments/{dep_id}")
     def get_deployment(dep_id: DepId, who: Read) -> dict[str, Any]:
         with Session(engine) as s:
@@ -297,13 +308,13 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY,
             d = deployment(s, who, dep_id)
             rows = s.execute(select(ModelVersion).where(ModelVersion.deployment_id == dep_id)
                              .order_by(ModelVersion.number)).scalars().all()
+            # Where each version's promotion sits in the audit chain (audit verify's seq).
+            promoted = {str(o): int(q) for o, q in s.execute(
+                select(AuditEntry.object_id, AuditEntry.seq).where(
+                    AuditEntry.deployment_id == dep_id,
+                    AuditEntry.event == "version.promoted")).all()}
             return {"current": d.current_version, "versions": [
-                {"number": v.number, "parent": v.parent, "sha256": v.sha256,
-                 "method": v.method, "requests": json.loads(v.requests),
-                 "rows_removed": len(json.loads(v.rows_removed)),
-                 "verified": json.loads(v.verification).get("passed"), "created": v.created,
-                 "pruned": v.pruned is not None}
-                for v in rows]}
+                _version_dict(v, promoted.get(str(v.number))) for v in rows]}
 
     @app.post("/v1/tokens", status_code=201)
     def new_token(body: TokenIn, who: Admin) -> dict[str, Any]:
@@ -326,6 +337,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY,
         return {"id": token_id, "revoked": True}
 
     add_routes(app, engine, principal("admin"), deployment)
+    add_page(app)
     app.add_middleware(BodyLimit, limit=max_body)
     return app
 
@@ -337,3 +349,12 @@ def _request_dict(q: DeletionRequest) -> dict[str, Any]:
             json.loads(q.row_ids), "version": q.version, "error": q.error,
             "created": q.created, "updated": q.updated}
 
+
+
+def _version_dict(v: ModelVersion, audit_seq: int | None) -> dict[str, Any]:
+    report = json.loads(v.verification)
+    return {"number": v.number, "parent": v.parent, "sha256": v.sha256, "method": v.method,
+            "requests": json.loads(v.requests), "rows_removed": len(json.loads(v.rows_removed)),
+            "verified": report.get("passed"), "created": v.created, "pruned": v.pruned is not None,
+            "guarantee": report.get("guarantee"), "checks": report.get("checks"),
+            "retrained_shards": report.get("retrained_shards"), "audit_seq": audit_seq}

@@ -36,11 +36,11 @@ from obliviate.config import build_config, config_dict
 from obliviate.errors import ObliviateError
 from obliviate.methods import get_method
 from obliviate.metrics.lm_mia import mia_auc
-from obliviate.scenarios import SCENARIOS
+from obliviate.service import data as rows_of
 from obliviate.service.crash import point
 from obliviate.service.exact import write_version
 from obliviate.tasks.classification.models import build_model
-from obliviate.tasks.classification.scenario import Scenario, ScenarioData
+from obliviate.tasks.classification.scenario import ScenarioData
 from obliviate.tasks.classification.training import train
 from obliviate.types import Split, UnlearnData
 
@@ -73,16 +73,16 @@ class ApproxDeployment:
     method_config: dict[str, Any] = field(default_factory=dict)  # the method's overrides
     thresholds: dict[str, Any] = field(default_factory=dict)  # Thresholds overrides
     budget: int = 10  # approximate deletion requests before a full retrain is scheduled
+    # The user's own CSV instead of the scenario (service/data.py), pinned by its sha256.
+    data: str | None = None
+    label: str | None = None
+    subject_column: str | None = None  # None: subjects as for a bundled scenario
+    data_sha256: str | None = None
 
     def __post_init__(self) -> None:
-        if self.scenario not in SCENARIOS or SCENARIOS[self.scenario].kind != "classification":
-            valid = [k for k, v in SCENARIOS.items() if v.kind == "classification"]
-            raise ObliviateError(f"scenario {self.scenario!r}: the approximate policy needs "
-                                 f"a classification scenario; valid: {', '.join(valid)}")
-        if self.subjects < 1 or self.budget < 1 or (self.epochs is not None
-                                                    and self.epochs < 1):
-            raise ObliviateError(f"subjects={self.subjects}, budget={self.budget}, epochs="
-                                 f"{self.epochs}: want >= 1")
+        rows_of.check(self, "approximate")
+        if self.budget < 1:
+            raise ObliviateError(f"budget={self.budget}: want >= 1")
         self.method_cfg()  # unknown methods, keys and bad values fail here
         self.bounds()
 
@@ -103,11 +103,7 @@ class ApproxDeployment:
 
 
 def scenario_data(cfg: ApproxDeployment) -> ScenarioData:
-    sc = SCENARIOS[cfg.scenario]
-    assert isinstance(sc, Scenario)  # ApproxDeployment admits classification only
-    if cfg.epochs is not None:
-        sc = dataclasses.replace(sc, recipe=dataclasses.replace(sc.recipe, epochs=cfg.epochs))
-    return sc.build("random:0.1", cfg.seed, model=cfg.model)
+    return rows_of.build(cfg)[0]
 
 
 def rows(split: Split, ids: set[int], keep: bool) -> Split:

@@ -39,6 +39,12 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     d = command("deploy", "train and register a deployment; prints its id and an admin token")
     d.add_argument("--db", required=True, help=DB_HELP)
     d.add_argument("--scenario", default="digits")
+    d.add_argument("--data", default=None, help="your own CSV instead of --scenario (read as "
+                   "by obliviate run --data; pinned by its sha256)")
+    d.add_argument("--label", default=None, help="the label column of the --data CSV")
+    d.add_argument("--subject-column", default=None, help="the --data column saying whose "
+                   "data each row is: a deletion by subject removes exactly those rows "
+                   "(default: row r belongs to user-<r mod --subjects>)")
     d.add_argument("--train", default=None, help="exact: sisa:KEY=VALUE,... (SISAConfig "
                    "fields: shards, slices, epochs_per_slice, aggregation; default "
                    "sisa:shards=5); approximate: full (one model on every row)")
@@ -59,6 +65,10 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--root", type=Path, default=None, help="where checkpoints and model "
                    "versions live (default: <home>/service)")
+    g = command("ledger", "the ledger's schema: its version, or upgrade an older ledger in "
+                "place (keeps every request, version and audit entry)")
+    g.add_argument("action", choices=("upgrade", "version"))
+    g.add_argument("--db", required=True, help=DB_HELP)
     a = command("audit", "check the ledger's hash-chained audit log")
     a.add_argument("action", choices=("verify",))
     a.add_argument("--db", required=True, help=DB_HELP)
@@ -68,7 +78,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
 
 
 def dispatch(args: argparse.Namespace, home: Path) -> int:
-    from obliviate.service.ledger import open_ledger
+    from obliviate.service.ledger import connect, open_ledger
 
     if args.command == "serve":
         if not 0 <= args.port < 65536:
@@ -115,7 +125,8 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
                      scenario=args.scenario, train=args.train, policy=args.policy,
                      seed=args.seed, epochs=args.epochs, subjects=args.subjects,
                      method=args.method, method_set=args.method_set,
-                     thresholds=args.thresholds, budget=args.budget)
+                     thresholds=args.thresholds, budget=args.budget, data=args.data,
+                     label=args.label, subject_column=args.subject_column)
         print(f"deployment: {reg.deployment_id}")
         print(f"admin token: {reg.token}")
         print(f"rows: {reg.rows}, version 1 sha256 {reg.version_sha256}")
@@ -124,6 +135,27 @@ def dispatch(args: argparse.Namespace, home: Path) -> int:
         with Session(engine) as s:
             key = s.get(AuditKey, 1)
         print(f"audit public key: {key.public_key if key else '?'}")
+        return 0
+    if args.command == "ledger":
+        from obliviate.service import schema
+
+        if args.action == "version":
+            f = schema.found(connect(args.db))
+            state = "no ledger" if f.revision is None else f"schema version {f.revision}" + (
+                "" if f.stamped else " (inferred from its columns)")
+            print(f"ledger: {state}; this obliviate needs {schema.HEAD}")
+            return 0 if f.revision in (None, schema.HEAD) else 1
+        up = schema.upgrade(args.db)
+        if up.before == up.after and not up.signed:
+            print(f"ledger: already at schema version {up.after}")
+        elif up.before == up.after:
+            print(f"ledger: at schema version {up.after}; {up.signed} audit entries signed (an "
+                  f"earlier upgrade stopped before signing); audit: {up.entries} entries, "
+                  "chain and signatures verify")
+        else:
+            print(f"ledger: upgraded from schema version {up.before} to {up.after}; "
+                  f"{up.signed} audit entries signed; audit: {up.entries} entries, chain and "
+                  "signatures verify")
         return 0
     if args.command == "audit":
         from obliviate.service.audit import verify

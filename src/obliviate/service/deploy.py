@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from obliviate.config import parse_assignments
 from obliviate.errors import ObliviateError
 from obliviate.service import audit
+from obliviate.service import data as rows_of
 from obliviate.service.ledger import (
     Deployment,
     ManifestRow,
@@ -55,9 +56,20 @@ def deploy(engine: Engine, *, root: Path, scenario: str, train: str | None, poli
            seed: int = 0, epochs: int | None = None, subjects: int = 200,
            tenant: str | None = None, name: str | None = None, method: str | None = None,
            method_set: list[str] | None = None, thresholds: str | None = None,
-           budget: int | None = None) -> Registered:
+           budget: int | None = None, data: str | None = None, label: str | None = None,
+           subject_column: str | None = None) -> Registered:
+    """``data``: the user's own CSV (``label`` and ``subject_column`` name its columns)
+    instead of ``scenario``; pinned by its sha256 (``service/data.py``)."""
+    table: dict[str, Any] = {"scenario": scenario}
+    if data is not None:
+        file, pinned = rows_of.pin(data)
+        table = {"data": file, "label": label, "subject_column": subject_column,
+                 "data_sha256": pinned, "scenario": f"user:{Path(file).name}"}
+    elif label is not None or subject_column is not None:
+        raise ObliviateError("--label and --subject-column name columns of your own --data "
+                             "CSV; give --data FILE")
     if policy == "approximate":
-        return _deploy_approximate(engine, root=root, scenario=scenario, train=train,
+        return _deploy_approximate(engine, root=root, table=table, train=train,
                                    seed=seed, epochs=epochs, subjects=subjects, tenant=tenant,
                                    name=name, method=method, method_set=method_set or [],
                                    thresholds=thresholds, budget=budget)
@@ -72,8 +84,8 @@ def deploy(engine: Engine, *, root: Path, scenario: str, train: str | None, poli
     from obliviate.service.exact import ExactDeployment, ExactModel, set_threads
 
     set_threads()
-    cfg = ExactDeployment(scenario=scenario, seed=seed, epochs=epochs, subjects=subjects,
-                          sisa=overrides)
+    cfg = ExactDeployment(seed=seed, epochs=epochs, subjects=subjects, sisa=overrides,
+                          **table)
     dep_id = new_id("dep", 6)
     root = (root / dep_id).resolve()
     try:
@@ -84,11 +96,12 @@ def deploy(engine: Engine, *, root: Path, scenario: str, train: str | None, poli
     manifest = live.manifest()
     report = {"guarantee": "exact", "method": "sisa", "initial": True,
               "shards": live.shard_report(), "rows": len(manifest)}
-    return _register(engine, dep_id, root, tenant, name or f"{scenario}-sisa", policy,
+    return _register(engine, dep_id, root, tenant, name or f"{cfg.scenario}-sisa", policy,
                      cfg.to_json(), manifest, path, digest, "sisa", report)
 
 
-def _deploy_approximate(engine: Engine, *, root: Path, scenario: str, train: str | None,
+def _deploy_approximate(engine: Engine, *, root: Path, table: dict[str, Any],
+                        train: str | None,
                         seed: int, epochs: int | None, subjects: int, tenant: str | None,
                         name: str | None, method: str | None, method_set: list[str],
                         thresholds: str | None, budget: int | None) -> Registered:
@@ -106,21 +119,21 @@ def _deploy_approximate(engine: Engine, *, root: Path, scenario: str, train: str
     from obliviate.service.exact import manifest_rows, set_threads
 
     set_threads()
-    cfg = ap.ApproxDeployment(scenario=scenario, seed=seed, epochs=epochs, subjects=subjects,
+    cfg = ap.ApproxDeployment(seed=seed, epochs=epochs, subjects=subjects,
                               method=method, method_config=parse_assignments(method_set),
-                              thresholds=parse_assignments(items))
+                              thresholds=parse_assignments(items), **table)
     if budget is not None:  # the default lives in ApproxDeployment only
         cfg = dataclasses.replace(cfg, budget=budget)
     dep_id = new_id("dep", 6)
     root = (root / dep_id).resolve()
-    d = ap.scenario_data(cfg)
+    d, subject_of = rows_of.build(cfg)
     trained = d.train_split()
     model = ap.train_full(d, trained, seed)
     path, digest = ap.save(root, model)
-    manifest = manifest_rows(trained, subjects)
+    manifest = manifest_rows(trained, subject_of)
     report = {"guarantee": "none (trained on every row)", "method": "train", "initial": True,
               "rows": len(manifest)}
-    return _register(engine, dep_id, root, tenant, name or f"{scenario}-{method}",
+    return _register(engine, dep_id, root, tenant, name or f"{cfg.scenario}-{method}",
                      "approximate", cfg.to_json(), manifest, path, digest, "train", report)
 
 

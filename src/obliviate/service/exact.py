@@ -29,14 +29,13 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from obliviate.config import build_config, config_dict
-from obliviate.errors import ObliviateError
 from obliviate.guaranteed.checkpoints import CheckpointStore
 from obliviate.guaranteed.sisa import SISA, SISAConfig, rows_hash
-from obliviate.scenarios import SCENARIOS
+from obliviate.service import data as rows_of
 from obliviate.service.crash import point
+from obliviate.service.data import file_sha256
 from obliviate.storage.atomic import temp_file
 from obliviate.tasks.classification.models import build_model
-from obliviate.tasks.classification.scenario import Scenario
 from obliviate.types import Split
 
 
@@ -48,14 +47,14 @@ class ExactDeployment:
     epochs: int | None = None  # the scenario recipe's epochs; None: the scenario's own
     subjects: int = 200  # row r belongs to subject user-<r mod subjects> (module docstring)
     sisa: dict[str, Any] = field(default_factory=dict)  # SISAConfig overrides
+    # The user's own CSV instead of the scenario (service/data.py), pinned by its sha256.
+    data: str | None = None
+    label: str | None = None
+    subject_column: str | None = None  # None: subjects as for a bundled scenario
+    data_sha256: str | None = None
 
     def __post_init__(self) -> None:
-        if self.scenario not in SCENARIOS or SCENARIOS[self.scenario].kind != "classification":
-            valid = [k for k, v in SCENARIOS.items() if v.kind == "classification"]
-            raise ObliviateError(f"scenario {self.scenario!r}: the exact policy needs a "
-                                 f"classification scenario; valid: {', '.join(valid)}")
-        if self.subjects < 1 or (self.epochs is not None and self.epochs < 1):
-            raise ObliviateError(f"subjects={self.subjects}, epochs={self.epochs}: want >= 1")
+        rows_of.check(self, "exact")
         build_config(SISAConfig, self.sisa)  # unknown keys and bad values fail here
 
     @classmethod
@@ -79,13 +78,7 @@ class ExactModel:
 
     def __init__(self, cfg: ExactDeployment, root: Path, deleted: set[int]) -> None:
         self.cfg, self.root = cfg, root
-        sc = SCENARIOS[cfg.scenario]
-        assert isinstance(sc, Scenario)  # ExactDeployment admits classification only
-        if cfg.epochs is not None:
-            sc = dataclasses.replace(sc, recipe=dataclasses.replace(sc.recipe,
-                                                                    epochs=cfg.epochs))
-        # The forget selector only names an evaluation split; the training rows are the same.
-        data = sc.build("random:0.1", cfg.seed, model=cfg.model)
+        data, self.subjects = rows_of.build(cfg)
         self.train: Split = data.train_split()
         self.sisa_cfg = build_config(SISAConfig, cfg.sisa)
         keep = np.array([int(i) not in deleted for i in self.train.ids], dtype=bool)
@@ -100,7 +93,7 @@ class ExactModel:
         self.sisa.fit()
 
     def manifest(self) -> list[tuple[int, str, str]]:
-        return manifest_rows(self.train, self.cfg.subjects)
+        return manifest_rows(self.train, self.subjects)
 
     def shard_report(self) -> dict[str, dict[str, Any]]:
         return {str(s): {"rows": int(len(self.sisa.shard_rows(s))),
@@ -162,14 +155,15 @@ class ExactModel:
         return write_version(self.root, state, "obliviate.sisa-ensemble/1")
 
 
-def manifest_rows(train: Split, subjects: int) -> list[tuple[int, str, str]]:
-    """(row id, sha256 of its input bytes and label, subject) of every training row."""
+def manifest_rows(train: Split, subjects: list[str]) -> list[tuple[int, str, str]]:
+    """(row id, sha256 of its input bytes and label, subject) of every training row;
+    ``subjects`` is ``data.build``'s, one per row of ``train``."""
     out = []
     x, y = train.inputs.numpy(), train.targets.numpy()
     for k, i in enumerate(train.ids.tolist()):
         h = hashlib.sha256(np.ascontiguousarray(x[k]).tobytes())
         h.update(int(y[k]).to_bytes(8, "little", signed=True))
-        out.append((int(i), h.hexdigest(), f"user-{int(i) % subjects}"))
+        out.append((int(i), h.hexdigest(), subjects[k]))
     return out
 
 
@@ -206,14 +200,6 @@ def write_version(root: Path, state: dict[str, torch.Tensor], fmt: str) -> tuple
     return final, digest
 
 
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def set_threads() -> None:

@@ -201,10 +201,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_ledger(url: str, *, create: bool = True) -> Engine:
-    """An engine on ``url`` with the schema created and the audit key loaded (entries it
-    appends are signed); ``create=False``: read only, no key needed (``audit verify``).
-    One-line errors for bad URLs."""
+def connect(url: str) -> Engine:
+    """An engine on ``url``, nothing read or written yet; one-line errors for bad URLs."""
     try:
         if url.startswith("sqlite"):
             if url in ("sqlite://", "sqlite:///:memory:") or ":memory:" in url:
@@ -221,15 +219,30 @@ def open_ledger(url: str, *, create: bool = True) -> Engine:
                              f"{e}") from None
     except ImportError as e:
         raise ObliviateError(f"--db {url!r}: the driver is not installed ({e})") from None
+    return engine
+
+
+def open_ledger(url: str, *, create: bool = True) -> Engine:
+    """An engine on ``url`` with the schema created and the audit key loaded (entries it
+    appends are signed); ``create=False``: read only, no key needed (``audit verify``).
+    A ledger of an older schema is refused, naming the command that upgrades it
+    (``schema.py``). One-line errors for bad URLs."""
+    from obliviate.service import schema
+
+    engine = connect(url)
     try:
+        found = schema.found(engine)
+        if found.revision is not None and found.revision != schema.HEAD:
+            raise ObliviateError(schema.refusal(url, found.revision))
         if create:
-            Base.metadata.create_all(engine)
+            if found.revision is None:
+                schema.create(engine)
+            elif not found.stamped:  # today's columns, from before revisions were recorded
+                with engine.begin() as conn:
+                    schema.stamp(conn, schema.HEAD)
             with tx(engine) as s:
                 if s.get(ChainHead, 1) is None:
                     s.add(ChainHead(id=1, seq=0, hash=GENESIS))
-        else:
-            with engine.connect():
-                pass
     except exc.IntegrityError:
         pass  # another process created the head at the same moment
     except exc.OperationalError as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,22 @@ def load_user_data(path: str | Path, label: str | None = None,
                    split_column: str | None = None) -> tuple[Pool, list[str] | None]:
     """The pool of ``path`` and the raw values of its ``split_column`` (one per source row),
     None without one."""
+    table = load_user_table(path, label, split_column)
+    return table.pool, table.marks
+
+
+@dataclass(frozen=True)
+class UserTable:
+    pool: Pool
+    marks: list[str] | None  # the split column's raw values, one per source row
+    subjects: list[str] | None  # the subject column's values, one per source row
+
+
+def load_user_table(path: str | Path, label: str | None = None,
+                    split_column: str | None = None,
+                    subject_column: str | None = None) -> UserTable:
+    """``load_user_data``, and a CSV's ``subject_column`` (whose data a row is: the deletion
+    service's unit of deletion): not a feature; every row must name its subject."""
     p = Path(path)
     try:
         is_file = p.is_file()
@@ -42,11 +59,15 @@ def load_user_data(path: str | Path, label: str | None = None,
         if split_column is not None:
             raise DataError("--split-column is for CSV files; with an .npz, give the test "
                             "rows with --test FILE")
+        if subject_column is not None:
+            raise DataError("--subject-column is for CSV files; an .npz holds only 'X' and "
+                            "'y'")
         x, raw_y = _read_npz(p)
+        subjects = None
     elif suffix == ".csv":
         if not label:
             raise DataError(f"{p.name}: a CSV needs --label naming its label column")
-        x, raw_y, marks = _read_csv(p, label, split_column)
+        x, raw_y, marks, subjects = _read_csv(p, label, split_column, subject_column)
     else:
         raise DataError(f"{p.name}: unsupported data format {suffix!r}; expected .npz or .csv")
     if x.ndim < 2:
@@ -71,7 +92,7 @@ def load_user_data(path: str | Path, label: str | None = None,
     if len(pool.y) < 20:
         raise DataError(f"{p.name}: {len(pool.y)} distinct samples after dropping duplicates "
                         "is too few to split into forget/retain/test/holdout (need >= 20)")
-    return pool, marks
+    return UserTable(pool, marks, subjects)
 
 
 def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +113,8 @@ def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _read_csv(p: Path, label: str, split_column: str | None,
-              ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+def _read_csv(p: Path, label: str, split_column: str | None, subject_column: str | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, list[str] | None, list[str] | None]:
     try:
         with p.open(newline="") as f:
             rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
@@ -113,16 +134,31 @@ def _read_csv(p: Path, label: str, split_column: str | None,
             raise DataError(f"{p.name}: no split column {split_column!r}; columns: "
                             f"{', '.join(header)}")
         si = header.index(split_column)
-    feats = [i for i in range(len(header)) if i not in (li, si)]
+    ui = None
+    if subject_column is not None:
+        if subject_column in (label, split_column):
+            raise DataError(f"{p.name}: --subject-column {subject_column!r} is also the "
+                            f"{'label' if subject_column == label else 'split'} column")
+        if subject_column not in header:
+            raise DataError(f"{p.name}: no subject column {subject_column!r}; columns: "
+                            f"{', '.join(header)}")
+        ui = header.index(subject_column)
+    feats = [i for i in range(len(header)) if i not in (li, si, ui)]
     x = np.empty((len(rows) - 1, len(feats)), dtype=np.float64)
     y: list[str] = []
     marks: list[str] = []
+    subjects: list[str] = []
     for r, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise DataError(f"{p.name}: line {r} has {len(row)} fields, header has {len(header)}")
         y.append(row[li].strip())
         if si is not None:
             marks.append(row[si])
+        if ui is not None:
+            if not row[ui].strip():
+                raise DataError(f"{p.name}: line {r}: the subject column {subject_column!r} "
+                                "is empty (every row must name whose data it is)")
+            subjects.append(row[ui].strip())
         for j, i in enumerate(feats):
             try:
                 x[r - 2, j] = float(row[i])
@@ -131,7 +167,8 @@ def _read_csv(p: Path, label: str, split_column: str | None,
                         if row[i].strip().lower() in SPLIT_VALUES else "")
                 raise DataError(f"{p.name}: line {r}, column {header[i]!r}: {row[i]!r} is "
                                 f"not a number (feature columns must be numeric){hint}") from None
-    return x, np.array(y), marks if si is not None else None
+    return (x, np.array(y), marks if si is not None else None,
+            subjects if ui is not None else None)
 
 
 def _normalise(x: np.ndarray, name: str) -> np.ndarray:

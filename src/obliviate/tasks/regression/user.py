@@ -39,7 +39,7 @@ def load_user_regression(path: str | Path, label: str | None = None,
     elif suffix == ".csv":
         if not label:
             raise DataError(f"{p.name}: a CSV needs --label naming its target column")
-        x, raw, marks = _read_csv(p, label, split_column)
+        x, raw, marks, _ = _read_csv(p, label, split_column)
         target = label
     else:
         raise DataError(f"{p.name}: unsupported data format {suffix!r}; expected .npz or .csv")
