@@ -215,7 +215,7 @@ def test_deleting_every_row_is_refused() -> None:
 
 def _cli(capsys: pytest.CaptureFixture[str], tmp_path, *args: str) -> tuple[int, str, str]:
     code = main(["--home", str(tmp_path / "home"), "--quiet", "exact", "--method", "s3t",
-                 "--forget", "random:0.01", *args])
+                 "--forget", "random:0.01", "--model", "mlp", "--no-noise-floor", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -225,10 +225,11 @@ def test_cli_exact_s3t_record_is_exact_and_bit_identical(capsys, tmp_path) -> No
                           "epochs_per_layer=2", "--json")
     assert code == 0, err
     record = json.loads(out)
-    assert record["guarantee"] == "exact" and record["method"]["name"] == "s3t"
-    assert [r["guarantee"] for r in record["requests"]] == ["exact"] * 3
-    assert record["reference"]["bit_identical_to_scratch"] is True
-    ev = record["requests"][0]["evidence"]
+    g = record["guarantee"]
+    assert record["schema"] == "obliviate.run/2" and record["method"]["name"] == "s3t"
+    assert g["guarantee"] == "exact" and [r["guarantee"] for r in g["requests"]] == ["exact"] * 3
+    assert g["verification"]["bit_identical_to_scratch"] is True
+    ev = g["requests"][0]["evidence"]
     assert ev["shards"] and all("deactivated_layers" in v for v in ev["shards"].values())
 
 
