@@ -38,20 +38,25 @@ from torch import nn
 
 from obliviate.config import build_config, config_dict, parse_assignments
 from obliviate.errors import ObliviateError
-from obliviate.experiment import Evaluation
-from obliviate.guaranteed.guarantee import Deletion
+from obliviate.experiment import Evaluation, role_seed
+from obliviate.guaranteed import dp2u
+from obliviate.guaranteed.guarantee import CERTIFIED, Deletion
 from obliviate.guaranteed.learners import LEARNERS, Learner
 from obliviate.types import Split, Task, UnlearnData, UnlearnResult
 
 FORMAT = 1
 META = "guaranteed.meta"  # the state dict's JSON entry (a uint8 tensor)
+# What --train can name: the learners (a Guaranteed model) and DP2Unlearning (an ordinary
+# model of the scenario's architecture, trained with DP-SGD).
+TRAINERS: dict[str, type[Any]] = {**{n: s.config for n, s in LEARNERS.items()},
+                                  "dp2u": dp2u.DP2UConfig}
 
 
 def parse_train(text: str) -> tuple[str, dict[str, object]]:
     """``sisa:shards=3,slices=2`` -> ("sisa", {"shards": 3, "slices": 2})."""
     name, _, rest = text.partition(":")
-    if name not in LEARNERS:
-        raise ObliviateError(f"--train {text!r}: trains one of {', '.join(LEARNERS)} "
+    if name not in TRAINERS:
+        raise ObliviateError(f"--train {text!r}: trains one of {', '.join(TRAINERS)} "
                              "(e.g. sisa:shards=5,slices=4)")
     items = [x for x in rest.split(",") if x]
     bad = [x for x in items if "=" not in x]
@@ -148,7 +153,7 @@ class GuaranteedExperiment:
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
     def new_model(self, role: str) -> nn.Module:
-        if role != "original":
+        if role != "original" or self.name == "dp2u":
             model: nn.Module = self.inner.new_model(role)
             return model
         return Guaranteed(self._learner())
@@ -157,8 +162,12 @@ class GuaranteedExperiment:
         if role != "original":
             stats: dict[str, Any] = self.inner.train(model, role, progress=progress)
             return stats
-        assert isinstance(model, Guaranteed)
         try:
+            if self.name == "dp2u":
+                seed = role_seed(self.inner.seed, "original")
+                return {"guaranteed": {"method": self.name, "privacy": dp2u.dp_train(
+                    model, self.inner.train_split(), self.cfg, seed=seed)}}
+            assert isinstance(model, Guaranteed)
             fitted = model.fit(self.inner.train_split(), progress=progress)
         except ValueError as e:  # the learners' checks of sizes against the data
             raise ObliviateError(str(e)) from None
@@ -166,6 +175,9 @@ class GuaranteedExperiment:
 
     def evaluate(self, models: dict[str, nn.Module], *, progress: bool) -> Evaluation:
         ev: Evaluation = self.inner.evaluate(models, progress=progress)
+        if self.name == "dp2u" and "unlearned" in models:
+            return Evaluation(ev.metrics, {**ev.fields, "guarantee": self._privacy()},
+                              ev.arrays)
         unlearned = models.get("unlearned")
         if not isinstance(unlearned, Guaranteed):
             return ev
@@ -182,6 +194,17 @@ class GuaranteedExperiment:
             field["verification"] = unlearned.learner.compare(scratch, self.inner.test.inputs)
         return Evaluation(ev.metrics, {**ev.fields, "guarantee": field}, ev.arrays)
 
+    def _privacy(self) -> dict[str, Any]:
+        """DP2Unlearning's guarantee: the accounting of its DP-SGD training (recomputed:
+        the original may come from the cache), per row and for the forget set as a group."""
+        acct = dp2u.accounting(self.cfg, len(self.inner.train_split()))
+        return {"guarantee": CERTIFIED, "method": self.name, "paper": dp2u.PAPER,
+                "trained_with": {"method": self.name, "config": config_dict(self.cfg)},
+                "privacy": acct, "per": "row",
+                "group": dp2u.group_bound(acct["epsilon"], acct["delta"],
+                                          len(self.inner.forget)),
+                "requests": []}
+
     def with_forget(self, units: Sequence[Any], label: str) -> GuaranteedExperiment:
         return dataclasses.replace(self, inner=self.inner.with_forget(units, label))
 
@@ -196,7 +219,7 @@ class GuaranteedExperiment:
 
 def needs_training(method: str) -> bool:
     """Whether ``method`` deletes from a model trained for it (and so needs ``--train``)."""
-    return method in LEARNERS
+    return method in TRAINERS
 
 
 def trained_with(exp: Any, train: str | None, method: str) -> GuaranteedExperiment:
@@ -214,7 +237,7 @@ def trained_with(exp: Any, train: str | None, method: str) -> GuaranteedExperime
         raise ObliviateError(f"--train {name} is for classification scenarios; "
                              f"{exp.scenario!r} is {exp.kind!r}")
     try:
-        cfg = build_config(LEARNERS[name].config, overrides)
+        cfg = build_config(TRAINERS[name], overrides)
     except ValueError as e:
         raise ObliviateError(str(e)) from None
     return GuaranteedExperiment(exp, name, cfg)

@@ -53,6 +53,14 @@ def run_exact(name: str, spec: RunSpec, overrides: Mapping[str, object], *, requ
 def summary(record: dict[str, Any]) -> str:
     """The guarantee lines under the run table."""
     g = record["guarantee"]
+    if "privacy" in g:  # DP2Unlearning: the accounting of its DP-SGD training
+        p, grp = g["privacy"], g["group"]
+        return (f"guarantee: {g['guarantee']} per row (dp2u: DP-SGD, then fine-tuning on the "
+                f"retained rows): epsilon {p['epsilon']:.3f}, delta {p['delta']:g} "
+                f"({p['accountant']} accountant; noise multiplier "
+                f"{p['noise_multiplier']:.4f}, sample rate {p['sample_rate']:.4f}, "
+                f"{p['steps']} steps, clipping {p['max_grad_norm']:g}); for the "
+                f"{grp['rows']} forgotten rows as a group: epsilon {grp['epsilon']:.3g}")
     reqs = g["requests"]
     lines = [f"guarantee: {g['guarantee']} ({g['method']}, trained with "
              f"{json.dumps(g['trained_with']['config'])}); {len(reqs)} request(s), "

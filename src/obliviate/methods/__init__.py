@@ -123,12 +123,17 @@ for _name in ("ft", "ga", "retrain", "rl", "neggrad+", "l1_sparse", "ssd", "salu
 def guaranteed_methods() -> dict[str, MethodSpec]:
     """Methods that delete rows from a model trained for them (``obliviate run --train``,
     ``guaranteed/adapter.py``); apart from METHODS, whose contract is to edit any model."""
+    from obliviate.guaranteed import dp2u
     from obliviate.guaranteed.adapter import DeleteConfig, unlearn
     from obliviate.guaranteed.learners import LEARNERS
 
-    return {n: MethodSpec(n, DeleteConfig, unlearn, ("classification",),
-                          f"{s.paper}; {s.guarantee} deletion from a model trained with "
-                          f"--train {n}") for n, s in LEARNERS.items()}
+    out = {n: MethodSpec(n, DeleteConfig, unlearn, ("classification",),
+                         f"{s.paper}; {s.guarantee} deletion from a model trained with "
+                         f"--train {n}") for n, s in LEARNERS.items()}
+    out["dp2u"] = MethodSpec("dp2u", finetune.FinetuneConfig, dp2u.unlearn, ("classification",),
+                             f"{dp2u.PAPER}; (epsilon, delta)-certified per row, for a model "
+                             "trained with --train dp2u")
+    return out
 
 
 def get_method(name: str, task: str | None = None) -> MethodSpec:
