@@ -11,7 +11,6 @@ Loading uses safetensors only, so it runs no code.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -21,14 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from obliviate.storage.atomic import atomic_write, temp_file
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from obliviate.storage.cache import file_sha256
 
 
 def write_state(directory: str | Path, name: str, tensors: dict[str, torch.Tensor],
@@ -40,7 +32,7 @@ def write_state(directory: str | Path, name: str, tensors: dict[str, torch.Tenso
     os.close(fd)
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
-        digest = _sha256(Path(tmp))
+        digest = file_sha256(Path(tmp))
         weights = d / f"{name}-{digest[:16]}.safetensors"
         existed = weights.exists()  # the same tensors as the state on disk: keep the file
         os.replace(tmp, weights)
@@ -78,7 +70,7 @@ def read_state(directory: str | Path, name: str) -> tuple[dict[str, torch.Tensor
         raise ValueError(f"no saved state {str(path)!r}") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"saved state {str(path)!r} is unreadable ({e})") from None
-    if not weights.is_file() or _sha256(weights) != ref.get("sha256"):
+    if not weights.is_file() or file_sha256(weights) != ref.get("sha256"):
         raise ValueError(f"saved state {str(path)!r}: its tensors {weights.name} are missing "
                          "or fail their sha256")
     return load_file(str(weights)), dict(meta)
