@@ -21,7 +21,10 @@ from obliviate.guaranteed.checkpoints import MemoryStore
 from obliviate.guaranteed.sisa import SISA, SISAConfig
 from obliviate.scenarios import SCENARIOS
 from obliviate.storage.cache import ModelCache
+from obliviate.storage.store import Store, sqlite_url
 from obliviate.tasks.classification.models import build_model
+from obliviate.views.dashboard.compare import compare
+from obliviate.views.dashboard.data import RunSource
 
 TINY = {"sisa": "shards=2,slices=2,epochs_per_slice=1",
         "s3t": "shards=2,slices=2,orders=2,width=64,epochs_per_layer=1",
@@ -91,6 +94,12 @@ def test_run_train_sisa_is_exact_beside_the_ordinary_oracle_and_listed_in_the_re
     labels = dict(rows)
     assert labels["sisa"].endswith("exact deletion)") and "deletion" not in labels["ga"], rows
     assert [m for m, _ in rows[:2]] == ["oracle", "original"]
+    # The dashboard compares the two: every classifier view answers (layer CKA says why not:
+    # an ensemble has no layers in common with the MLP).
+    source = RunSource(Store(sqlite_url(home / "runs.sqlite")))
+    out = compare(source, rec["run_id"], ga["run_id"])
+    assert out["summary"] and "unavailable" not in out["confusion"], out
+    assert "unavailable" in out["layers"] and "unavailable" not in out["mia"]
 
 
 def test_cli_exact_acu_and_certified_records_state_guarantee_and_evidence(capsys,
