@@ -167,6 +167,7 @@ def test_the_model_cache_round_trips_a_guaranteed_model_after_deletions(tmp_path
     (("--train", "sisa:shards=0", "--method", "sisa"), "shards=0"),
     (("--train", "sisa:shard=2", "--method", "sisa"), "no field 'shard'"),
     (("--train", "sisa", "--method", "sisa", "--set", "requests=0"), "requests=0"),
+    (("--train", "acu", "--method", "acu", "--attack", "relearn"), "attacks are not run on"),
 ])
 def test_run_train_bad_input_is_one_line_exit_2(capsys, tmp_path, args: tuple[str, ...],
                                                 message: str) -> None:

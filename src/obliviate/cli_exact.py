@@ -19,13 +19,14 @@ def add_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
                  "obliviate run --train NAME:... --method NAME --set requests=N")
     data_arguments(ex)
     ex.add_argument("--method", required=True, choices=("acu", "sisa", "s3t", "certified"),
+                    # dp2u is trained and fine-tuned, not deleted from: obliviate run --train dp2u
                     help="acu (exact, closed-form head), sisa (exact, sharded ensemble), "
                          "s3t (exact, sharded stacks of low-rank layers, deactivated on "
                          "deletion), "
                          "certified ((epsilon, delta)-certified logistic regression)")
     ex.add_argument("--forget", required=True, help="{selectors}")
-    ex.add_argument("--model", default=None, help="sisa's shard model: mlp or cnn "
-                    "(default: the scenario's)")
+    ex.add_argument("--model", default=None, help="mlp or cnn (default: the scenario's): "
+                    "sisa's shard model and the oracle's architecture")
     ex.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                     help="override config fields, e.g. --set shards=5 slices=4")
     ex.add_argument("--requests", type=int, default=1,

@@ -93,7 +93,7 @@ def build(spec: RunSpec) -> Experiment:
     from obliviate.guaranteed.adapter import needs_training, trained_with
 
     if spec.train is not None or needs_training(spec.method):  # before any training
-        exp = trained_with(exp, spec.train, spec.method)
+        exp = trained_with(exp, spec.train, spec.method, attacks=spec.attacks)
     return exp
 
 

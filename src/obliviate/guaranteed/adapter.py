@@ -222,9 +222,11 @@ def needs_training(method: str) -> bool:
     return method in TRAINERS
 
 
-def trained_with(exp: Any, train: str | None, method: str) -> GuaranteedExperiment:
+def trained_with(exp: Any, train: str | None, method: str, *,
+                 attacks: Sequence[str] = ()) -> GuaranteedExperiment:
     """``exp`` whose original is trained as ``train`` says; refused unless ``method`` is the
-    one that honours deletions on it and the scenario is a classifier's."""
+    one that honours deletions on it and the scenario is a classifier's, and (for the
+    learners, which have no weights to fine-tune or quantize) unless no attack is asked."""
     if train is None:
         raise ObliviateError(f"method {method!r} deletes rows from a model trained for it: "
                              f"add --train {method}[:KEY=VALUE,...] (e.g. --train "
@@ -236,6 +238,10 @@ def trained_with(exp: Any, train: str | None, method: str) -> GuaranteedExperime
     if exp.kind != "classification":
         raise ObliviateError(f"--train {name} is for classification scenarios; "
                              f"{exp.scenario!r} is {exp.kind!r}")
+    if attacks and name in LEARNERS:
+        raise ObliviateError(f"--attack {','.join(attacks)}: attacks are not run on a {name} "
+                             "model (it has no weights to fine-tune or quantize; its record's "
+                             "guarantee is the evidence); dp2u models take them")
     try:
         cfg = build_config(TRAINERS[name], overrides)
     except ValueError as e:
