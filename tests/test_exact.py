@@ -4,7 +4,6 @@ computation from scratch (numpy / scikit-learn / scipy), never against the code 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import pickle
 
@@ -16,8 +15,6 @@ from scipy.special import expit
 from sklearn.datasets import load_digits
 from sklearn.linear_model import Ridge
 
-from obliviate.cli import main
-from obliviate.errors import ObliviateError
 from obliviate.guaranteed import sisa as sisa_module
 from obliviate.guaranteed.analytic import (
     AnalyticConfig,
@@ -32,9 +29,7 @@ from obliviate.guaranteed.certified import (
     newton_removal,
 )
 from obliviate.guaranteed.checkpoints import CheckpointStore
-from obliviate.guaranteed.run import run_exact
 from obliviate.guaranteed.sisa import SISA, SISAConfig, aggregate, layout
-from obliviate.scenarios import SCENARIOS
 from obliviate.tasks.classification.models import build_model
 from obliviate.tasks.classification.task import ClassificationTask
 from obliviate.types import Split, TrainRecipe
@@ -412,60 +407,3 @@ def test_certified_refuses_bad_input(digits: tuple[np.ndarray, np.ndarray]) -> N
 
 
 # ---------------------------------------------------------------- obliviate exact (CLI)
-
-
-def _cli(capsys: pytest.CaptureFixture[str], tmp_path, *args: str) -> tuple[int, str, str]:
-    code = main(["--home", str(tmp_path / "home"), "--quiet", "exact", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_cli_exact_acu_writes_a_record_with_guarantee_and_evidence(capsys, tmp_path) -> None:
-    code, out, err = _cli(capsys, tmp_path, "--method", "acu", "--forget", "random:0.02",
-                          "--requests", "3", "--set", "width=128", "--json")
-    assert code == 0, err
-    record = json.loads(out)
-    assert record["schema"] == "obliviate.exact/1" and record["guarantee"] == "exact"
-    assert [r["guarantee"] for r in record["requests"]] == ["exact"] * 3
-    assert sum(r["removed"] for r in record["requests"]) == record["scenario"]["sizes"]["forget"]
-    assert record["reference"]["max_abs_weight_difference_to_scratch"] < 1e-8
-    assert record["accuracy"]["after"] == record["reference"]["accuracy"]
-    assert list((tmp_path / "home" / "runs" / "exact").glob("*.json"))
-
-
-def test_cli_exact_sisa_is_bit_identical_and_certified_states_epsilon(capsys, tmp_path) -> None:
-    code, out, err = _cli(capsys, tmp_path, "--method", "sisa", "--forget", "random:0.01",
-                          "--model", "mlp", "--requests", "2", "--set", "shards=2", "slices=2",
-                          "epochs_per_slice=1", "--json")
-    assert code == 0, err
-    record = json.loads(out)
-    assert record["reference"]["bit_identical_to_scratch"] is True
-    assert record["requests"][0]["evidence"]["retrained_shards"]
-    code, out, err = _cli(capsys, tmp_path, "--method", "certified", "--forget", "random:0.01",
-                          "--json", "--no-verify")
-    assert code == 0, err
-    record = json.loads(out)
-    assert record["guarantee"] == "(epsilon, delta)-certified"
-    ev = record["requests"][0]["evidence"]
-    assert ev["epsilon"] == 1.0 and ev["delta"] == 1e-4 and 0 <= ev["budget_used"] <= 1
-
-
-@pytest.mark.parametrize(("args", "message"), [
-    (("--method", "sisa", "--set", "shard=3"), "no field 'shard'; valid fields: shards"),
-    (("--method", "sisa", "--set", "shards=0"), "shards=0"),
-    (("--method", "sisa", "--set", "shards=5000", "slices=1"), "more than the"),
-    (("--method", "acu", "--requests", "0"), "--requests 0"),
-    (("--method", "certified", "--set", "delta=2"), "delta=2.0"),
-    (("--method", "ssd",), "invalid choice: 'ssd'"),
-])
-def test_cli_exact_bad_input_is_one_line_exit_2(capsys, tmp_path, args: tuple[str, ...],
-                                                message: str) -> None:
-    code, out, err = _cli(capsys, tmp_path, "--forget", "random:0.01", *args)
-    assert code == 2 and message in err and err.count("\n") == 1, err
-
-
-def test_exact_refuses_an_empty_forget_set(tmp_path) -> None:
-    exp = SCENARIOS["digits"].build("random:0.01", 0)
-    empty = exp.with_forget([], "nothing")
-    with pytest.raises(ObliviateError, match="is empty"):
-        run_exact("acu", empty, {}, requests=1, home=tmp_path)

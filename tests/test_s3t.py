@@ -215,7 +215,7 @@ def test_deleting_every_row_is_refused() -> None:
 
 def _cli(capsys: pytest.CaptureFixture[str], tmp_path, *args: str) -> tuple[int, str, str]:
     code = main(["--home", str(tmp_path / "home"), "--quiet", "exact", "--method", "s3t",
-                 "--forget", "random:0.01", *args])
+                 "--forget", "random:0.01", "--model", "mlp", "--no-noise-floor", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -225,10 +225,11 @@ def test_cli_exact_s3t_record_is_exact_and_bit_identical(capsys, tmp_path) -> No
                           "epochs_per_layer=2", "--json")
     assert code == 0, err
     record = json.loads(out)
-    assert record["guarantee"] == "exact" and record["method"]["name"] == "s3t"
-    assert [r["guarantee"] for r in record["requests"]] == ["exact"] * 3
-    assert record["reference"]["bit_identical_to_scratch"] is True
-    ev = record["requests"][0]["evidence"]
+    g = record["guarantee"]
+    assert record["schema"] == "obliviate.run/2" and record["method"]["name"] == "s3t"
+    assert g["guarantee"] == "exact" and [r["guarantee"] for r in g["requests"]] == ["exact"] * 3
+    assert g["verification"]["bit_identical_to_scratch"] is True
+    ev = g["requests"][0]["evidence"]
     assert ev["shards"] and all("deactivated_layers" in v for v in ev["shards"].values())
 
 
@@ -246,3 +247,103 @@ def test_cli_exact_s3t_bad_input_is_one_line_exit_2(capsys, tmp_path, args: tupl
 
 def test_module_docstring_names_the_paper() -> None:
     assert "Chowdhury" in (s3t_module.__doc__ or "")
+
+
+def _scores_in_fresh_process(state_dir, n: int, out) -> None:
+    """Load the saved state in another Python process (nothing shared with this one but the
+    files) and write its scores on 100 held-out digits to ``out``."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import obliviate
+
+    code = f"""
+import numpy as np, torch
+from safetensors.torch import save_file
+from sklearn.datasets import load_digits
+from obliviate.guaranteed.s3t import S3T
+from obliviate.types import Split
+d = load_digits(); n = {n}
+x = torch.from_numpy((d.images[:n] / 16.0).astype(np.float32))[:, None]
+ids = np.r_[np.arange(n // 2), np.arange(n // 2) + 1000 + n]
+m = S3T.load({str(state_dir)!r}, Split("train", x, torch.from_numpy(d.target[:n]), ids))
+xt = torch.from_numpy((d.images[300:400] / 16.0).astype(np.float32))[:, None]
+save_file({{"scores": m.scores(xt)}}, {str(out)!r})
+"""
+    src = str(Path(obliviate.__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                   env={**os.environ, "PYTHONPATH": src})
+
+
+def test_saved_state_after_deletions_is_served_bit_identically_after_a_restart(tmp_path) -> None:
+    """Four requests (one forces shard 2's retrain), then ``save``. A fresh process loading the
+    files serves scores torch.equal to the live object's, and so does a reloaded object here,
+    with the same selection (order and layers per shard) and counters; both equal S3T trained
+    from scratch on the retained rows under that selection. A fifth request honoured by the
+    live and the reloaded object gives the same evidence and again equal scores."""
+    from safetensors.torch import load_file
+
+    split = _split()
+    live = _fit(split)
+    requests = [[_row(split, 0, 2)], [_row(split, 2, 0)], [_row(split, 2, 1)],
+                [_row(split, 1, 1), _row(split, 1, 2)]]
+    for r in requests:
+        live.delete(np.array(r))
+    live.save(tmp_path / "state")
+    xt = torch.from_numpy((load_digits().images[300:400] / 16.0).astype(np.float32))[:, None]
+    _scores_in_fresh_process(tmp_path / "state", 300, tmp_path / "scores.safetensors")
+    assert torch.equal(load_file(str(tmp_path / "scores.safetensors"))["scores"],
+                       live.scores(xt))
+    back = S3T.load(tmp_path / "state", split)
+    sel = live.selection()
+    assert back.selection() == sel == {0: (0, 2), 1: (0, 1), 2: (0, 3)}
+    assert (back.absorbed, back.retrains) == (live.absorbed, live.retrains) == (3, 1)
+    assert torch.equal(back.scores(xt), live.scores(xt))
+    gone = np.isin(split.ids, np.concatenate(requests))
+    scratch = _fit(split.subset(np.nonzero(~gone)[0]))
+    a, b = back.served_state(sel), scratch.served_state(sel)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(back.scores(xt, sel), scratch.scores(xt, sel))
+    fifth = np.array([_row(split, 0, 1)])
+    ev_live, ev_back = live.delete(fifth), back.delete(fifth)
+    assert ev_live.evidence == ev_back.evidence
+    assert torch.equal(back.scores(xt), live.scores(xt))
+    with pytest.raises(ValueError, match="not in the training set"):
+        back.delete(np.array(requests[0]))  # the reloaded object remembers the deleted rows
+
+
+def test_saved_state_is_refused_over_other_rows_or_when_tampered_and_writes_atomically(
+        tmp_path, monkeypatch) -> None:
+    """A state loads only over the rows it was trained on; a tensor file whose sha256 no
+    longer matches is refused; a write that dies midway leaves the previous state loadable
+    and no stray tensor file."""
+    import obliviate.guaranteed.persist as persist
+
+    split = _split(150)
+    m = _fit(split)
+    m.save(tmp_path)
+    with pytest.raises(ValueError, match="no saved state"):
+        S3T.load(tmp_path / "nowhere", split)
+    with pytest.raises(ValueError, match="other training rows"):
+        S3T.load(tmp_path, split.subset(np.arange(149)))
+    m.delete(np.array([_row(split, 0, 0)]))
+
+    def dies(*_a: object, **_k: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(persist, "atomic_write", dies)
+    with pytest.raises(OSError, match="disk full"):
+        m.save(tmp_path)
+    monkeypatch.undo()
+    back = S3T.load(tmp_path, split)  # the state before the deletion, whole
+    assert back.absorbed == 0 and back.alive.all()
+    assert len(list(tmp_path.glob("s3t-*.safetensors"))) == 1  # the failed write's is gone
+    m.save(tmp_path)
+    assert len(list(tmp_path.glob("s3t-*.safetensors"))) == 1
+    assert S3T.load(tmp_path, split).absorbed == 1
+    weights = next(tmp_path.glob("s3t-*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(ValueError, match="fail their sha256"):
+        S3T.load(tmp_path, split)

@@ -162,6 +162,10 @@ def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
             print(f"config: {record['method']['config_source']}")
         print(json.dumps(record, indent=1) if args.json else run_table(record))
         if not args.json:
+            if "guarantee" in record:  # a method trained with --train (guaranteed/adapter.py)
+                from obliviate.guaranteed.run import summary
+
+                print(summary(record))
             if "attacks" in record:
                 print(attack_table(record))
             print(f"record: {path}")

@@ -91,6 +91,9 @@ def unlearning_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--no-noise-floor", action="store_true",
                    help="skip the independent exact retrain that measures how close to the "
                         "oracle exact unlearning lands (saves one training)")
+    r.add_argument("--train", default=None, metavar="NAME:KEY=VALUE,...",
+                   help="train the original for guaranteed deletion (sisa, s3t, acu, "
+                        "certified), e.g. sisa:shards=5,slices=4 with --method sisa")
     r.add_argument("--json", action="store_true", help="print the record instead of a table")
 
 
@@ -108,7 +111,7 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
                    else (),
                    attack_overrides=dotted(getattr(args, "attack_set", []), "--attack-set",
                                             "ATTACK", "relearn.steps=20"),
-                   noise_floor=not args.no_noise_floor)
+                   noise_floor=not args.no_noise_floor, train=getattr(args, "train", None))
 
 
 def dotted(items: list[str], flag: str, owner: str, example: str,

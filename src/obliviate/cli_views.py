@@ -10,7 +10,7 @@ from typing import Any
 
 from obliviate.attacks import ATTACKS
 from obliviate.errors import ObliviateError
-from obliviate.methods import METHODS
+from obliviate.methods import METHODS, guaranteed_methods
 from obliviate.metrics import METRICS
 from obliviate.scenarios import SCENARIOS, SELECTORS, RegressionScenario, Scenario, scenario_for
 from obliviate.views.tables import split_table
@@ -53,6 +53,9 @@ def listing() -> str:
     lines.append("methods:")
     lines += [f"  {m.name:12s} tasks: {', '.join(m.tasks):16s} {m.paper}"
               for m in METHODS.values()]
+    lines.append("methods of a model trained for them (--train NAME[:KEY=VALUE,...]):")
+    lines += [f"  {m.name:12s} tasks: {', '.join(m.tasks):16s} {m.paper}"
+              for m in guaranteed_methods().values()]
     lines.append("attacks (--attack):")
     lines += [f"  {a.name:9s} {'/'.join(a.kinds):22s} {a.description} ({a.paper})"
               for a in ATTACKS.values()]

@@ -60,6 +60,8 @@ class RunSpec:
     attacks: tuple[str, ...] = ()  # attacks/ to add to the evaluation ("all": every one)
     attack_overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     noise_floor: bool = True  # also train an independent exact retrain (the noise floor)
+    # The original trained for guaranteed deletion ("sisa:shards=5,slices=4"; guaranteed/).
+    train: str | None = None
 
 
 @dataclass
@@ -88,6 +90,10 @@ def resolve_scenario(spec: RunSpec) -> Any:
 def build(spec: RunSpec) -> Experiment:
     """The spec's experiment: splits and forget set, nothing trained yet."""
     exp: Experiment = resolve_scenario(spec).build(spec.forget, spec.seed, model=spec.model)
+    from obliviate.guaranteed.adapter import needs_training, trained_with
+
+    if spec.train is not None or needs_training(spec.method):  # before any training
+        exp = trained_with(exp, spec.train, spec.method, attacks=spec.attacks)
     return exp
 
 
@@ -243,6 +249,8 @@ def _warm_up(model: nn.Module, exp: Experiment) -> None:
     these CPUs: 1.1 s against 0.07 s for a whole GA run); without this it is billed to
     whichever of retraining or the method runs first, and time ratios mean nothing.
     """
+    if not any(p.requires_grad for p in model.parameters()):
+        model = exp.new_model("oracle")  # a guaranteed model (guaranteed/adapter.py) has none
     model = copy.deepcopy(model)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
     batch = exp.warm_up_batch().to(next(model.parameters()).device)

@@ -56,3 +56,38 @@ class CheckpointStore:
 
     def keys(self) -> set[str]:
         return {p.name.removesuffix(".safetensors") for p in self.root.glob("*.safetensors")}
+
+
+class MemoryStore:
+    """``CheckpointStore``'s interface over a dict of state dicts, for a SISA ensemble that
+    travels as one object (``adapter.py``: a copy of the model gets its own checkpoints, and
+    ``tensors`` / ``from_tensors`` carry them through the model cache's one safetensors file)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, torch.Tensor]] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.states
+
+    def save(self, key: str, model: nn.Module) -> None:
+        self.states[key] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+    def load(self, key: str, model: nn.Module) -> None:
+        model.load_state_dict(self.states[key], strict=True)
+
+    def remove(self, key: str) -> bool:
+        return self.states.pop(key, None) is not None
+
+    def keys(self) -> set[str]:
+        return set(self.states)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f"{key}/{name}": t for key, s in self.states.items() for name, t in s.items()}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> MemoryStore:
+        store = cls()
+        for flat, t in tensors.items():
+            key, _, name = flat.partition("/")
+            store.states.setdefault(key, {})[name] = t
+        return store

@@ -30,7 +30,11 @@ Choices (each a config field where it is a number):
 * **Checkpoints** (optional, ``checkpoints.py``): a freshly trained shard stack is saved as
   safetensors under a hash of its rows, seed and config, and loaded instead of trained when
   that key exists; a deletion removes the shard's file (it holds the deactivated layers).
-  The deactivated state itself lives in memory (persisting it is for the service).
+* **Saved state** (``save`` / ``load``, ``persist.py``): the stacks after deletions (their
+  deactivated layers zeroed) as safetensors, and as JSON the deleted row ids, each shard's
+  deleted slices (hence the order and layers served), the counters and a sha256 of the
+  training rows, so a restarted process serves what the live one did and refuses a state
+  saved over other rows.
 * **Orders.** Cyclic rotations of the slices (order k = k, k+1, ..., k-1): every slice is
   first in exactly one order, the diversity the paper's permutation selection seeks with a
   budget of ``orders`` sequences. ``orders`` <= R.
@@ -48,6 +52,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +62,7 @@ from torch import nn
 from obliviate.guaranteed.analytic import random_features
 from obliviate.guaranteed.checkpoints import CheckpointStore
 from obliviate.guaranteed.guarantee import EXACT, Deletion
+from obliviate.guaranteed.persist import read_state, write_state
 from obliviate.guaranteed.sisa import AGGREGATIONS, aggregate, layout, rows_hash
 from obliviate.types import Split
 
@@ -195,17 +201,21 @@ class S3T:
             self.store.save(key, stack)
         self.keys[shard], self.stacks[shard] = key, stack.eval()
 
-    def _key(self, shard: int) -> str:
-        """Content address of a freshly trained stack: everything its weights depend on
-        (the shard's live rows with their slices, targets and inputs; seed; config)."""
-        pos = self._rows(shard, list(range(self.cfg.slices)))
+    def _digest(self, pos: np.ndarray) -> str:
+        """sha256 of the rows at ``pos``: ids, slices, targets and inputs."""
         h = hashlib.sha256()
         for a in (self.split.ids[pos].astype(np.int64), self.slice_of[pos],
                   self.split.targets[pos].numpy().astype(np.int64),
                   np.ascontiguousarray(self.split.inputs[pos].numpy())):
             h.update(a.tobytes())
+        return h.hexdigest()
+
+    def _key(self, shard: int) -> str:
+        """Content address of a freshly trained stack: everything its weights depend on
+        (the shard's live rows with their slices, targets and inputs; seed; config)."""
+        pos = self._rows(shard, list(range(self.cfg.slices)))
         spec = {"format": FORMAT, "method": "s3t", "shard": shard, "seed": self.seed,
-                "classes": self.n_classes, "rows": h.hexdigest(),
+                "classes": self.n_classes, "rows": self._digest(pos),
                 "config": dataclasses.asdict(self.cfg), "torch": torch.__version__.split("+")[0]}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -337,4 +347,54 @@ class S3T:
 
     def usable_layers(self) -> dict[int, int]:
         return {s: n for s, (_, n) in self.selection().items()}
+
+    # -- saved state (module docstring, "Saved state") --
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """(tensors, JSON-ready meta): everything a restarted process needs to serve and to
+        honour further deletions as this object does."""
+        tensors = {f"{s}.{name}": t.detach().clone() for s, st in self.stacks.items()
+                   for name, t in (("A", st.A), ("B", st.B), ("b", st.b))}
+        meta = {"format": FORMAT, "method": "s3t", "config": dataclasses.asdict(self.cfg),
+                "seed": self.seed, "classes": self.n_classes,
+                "train_rows_sha256": self._digest(np.arange(len(self.split))),
+                "deleted_ids": [int(i) for i in self.split.ids[~self.alive]],
+                "deleted_slices": {str(s): sorted(v) for s, v in self.deleted.items()},
+                "shards": sorted(self.stacks), "keys": {str(s): k for s, k in self.keys.items()},
+                "absorbed": self.absorbed, "retrains": self.retrains,
+                "layers_trained": self.layers_trained}
+        return tensors, meta
+
+    @classmethod
+    def from_state(cls, split: Split, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                   *, store: CheckpointStore | None = None) -> S3T:
+        """The S3T ``state()`` describes, over the training rows ``split`` it was trained
+        on (refused, naming the mismatch, if they are other rows or another format)."""
+        if meta.get("format") != FORMAT or meta.get("method") != "s3t":
+            raise ValueError(f"S3T state: format {meta.get('format')!r} of method "
+                             f"{meta.get('method')!r}; this code reads s3t format {FORMAT}")
+        m = cls(split, S3TConfig(**meta["config"]), int(meta["classes"]), seed=int(meta["seed"]),
+                store=store)
+        if m._digest(np.arange(len(m.split))) != meta["train_rows_sha256"]:
+            raise ValueError("S3T state: saved over other training rows (their sha256 differs)")
+        m.alive = ~np.isin(m.split.ids, np.asarray(meta["deleted_ids"], dtype=np.int64))
+        m.deleted = {int(s): set(v) for s, v in meta["deleted_slices"].items()}
+        m.keys = {int(s): str(k) for s, k in meta["keys"].items()}
+        m.absorbed, m.retrains = int(meta["absorbed"]), int(meta["retrains"])
+        m.layers_trained = int(meta["layers_trained"])
+        for s in meta["shards"]:
+            st = Stack(m.cfg.orders, m.cfg.slices, m.cfg.width, m.cfg.rank, m.n_classes, 0)
+            st.load_state_dict({n: tensors[f"{s}.{n}"] for n in ("A", "B", "b")}, strict=True)
+            m.stacks[int(s)] = st.eval()
+        return m
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``state()`` atomically to ``directory`` (``persist.py``)."""
+        tensors, meta = self.state()
+        return write_state(directory, "s3t", tensors, meta)
+
+    @classmethod
+    def load(cls, directory: str | Path, split: Split, *,
+             store: CheckpointStore | None = None) -> S3T:
+        tensors, meta = read_state(directory, "s3t")
+        return cls.from_state(split, tensors, meta, store=store)
 

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from obliviate.guaranteed.checkpoints import CheckpointStore
+from obliviate.guaranteed.checkpoints import CheckpointStore, MemoryStore
 from obliviate.guaranteed.guarantee import EXACT, Deletion
 from obliviate.tasks.classification.training import train
 from obliviate.types import Split, Task, TrainRecipe
@@ -126,7 +126,8 @@ class SISA:
     """
 
     def __init__(self, split: Split, cfg: SISAConfig, recipe: TrainRecipe, task: Task,
-                 factory: Callable[[int], nn.Module], model_tag: str, store: CheckpointStore,
+                 factory: Callable[[int], nn.Module], model_tag: str,
+                 store: CheckpointStore | MemoryStore,
                  *, seed: int) -> None:
         if len(split) == 0:
             raise ValueError("SISA: no training rows")

@@ -120,11 +120,29 @@ for _name in ("ft", "ga", "retrain", "rl", "neggrad+", "l1_sparse", "ssd", "salu
     METHODS[_name] = replace(METHODS[_name], tasks=(*METHODS[_name].tasks, *REG))
 
 
+def guaranteed_methods() -> dict[str, MethodSpec]:
+    """Methods that delete rows from a model trained for them (``obliviate run --train``,
+    ``guaranteed/adapter.py``); apart from METHODS, whose contract is to edit any model."""
+    from obliviate.guaranteed import dp2u
+    from obliviate.guaranteed.adapter import DeleteConfig, unlearn
+    from obliviate.guaranteed.learners import LEARNERS
+
+    out = {n: MethodSpec(n, DeleteConfig, unlearn, ("classification",),
+                         f"{s.paper}; {s.guarantee} deletion from a model trained with "
+                         f"--train {n}") for n, s in LEARNERS.items()}
+    out["dp2u"] = MethodSpec("dp2u", finetune.FinetuneConfig, dp2u.unlearn, ("classification",),
+                             f"{dp2u.PAPER}; (epsilon, delta)-certified per row, for a model "
+                             "trained with --train dp2u")
+    return out
+
+
 def get_method(name: str, task: str | None = None) -> MethodSpec:
     """The method called ``name``; with ``task``, refuse methods that do not support it."""
-    if name not in METHODS:
-        raise ObliviateError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
-    spec = METHODS[name]
+    guaranteed = guaranteed_methods() if name not in METHODS else {}
+    if name not in METHODS and name not in guaranteed:
+        raise ObliviateError(f"unknown method {name!r}; valid methods: "
+                             f"{', '.join([*METHODS, *guaranteed_methods()])}")
+    spec = METHODS[name] if name in METHODS else guaranteed[name]
     if task is not None and task not in spec.tasks:
         raise ObliviateError(f"method {name!r} does not support the {task!r} task; "
                              f"it supports: {', '.join(spec.tasks)}")

@@ -57,7 +57,7 @@ class ModelCache:
         try:
             meta = json.loads((entry / "meta.json").read_text())
             weights = entry / "model.safetensors"
-            if meta.get("format") != FORMAT or meta.get("sha256") != _sha256(weights):
+            if meta.get("format") != FORMAT or meta.get("sha256") != file_sha256(weights):
                 raise ValueError("checksum or format mismatch")
             # Into a copy first: load_state_dict copies whatever fits before it raises, and a
             # rejected entry must leave the caller's model untouched. load_model handles tied
@@ -81,7 +81,7 @@ class ModelCache:
         tmp = temp_dir(self.root, f".{key}.")
         try:
             save_model(copy.deepcopy(model).cpu(), str(tmp / "model.safetensors"))
-            full = {**meta, "format": FORMAT, "sha256": _sha256(tmp / "model.safetensors")}
+            full = {**meta, "format": FORMAT, "sha256": file_sha256(tmp / "model.safetensors")}
             (tmp / "meta.json").write_text(json.dumps(full, indent=1, sort_keys=True))
             if export is not None:
                 export(tmp)
@@ -95,7 +95,7 @@ class ModelCache:
             raise
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -104,12 +104,15 @@ def _cell(values: Sequence[float | None], digits: int = 2) -> str:
 def _by_method(records: Sequence[dict[str, Any]],
                ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Records grouped by method, and one record per seed for the reference rows (their
-    values are recorded beside every run, so any record of a seed will do)."""
+    values are recorded beside every run, so any record of a seed will do, except that the
+    original of a run trained for guaranteed deletion (``scenario.trained_with``) is that
+    ensemble: an ordinary record of the seed is preferred)."""
     same_conventions(list(records))
     by_method: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_method.setdefault(r["method"]["name"], []).append(r)
-    return by_method, list({r["scenario"]["seed"]: r for r in records}.values())
+    plain_last = sorted(records, key=lambda r: "trained_with" not in r["scenario"])
+    return by_method, list({r["scenario"]["seed"]: r for r in plain_last}.values())
 
 
 def _has_floor(ref: Sequence[dict[str, Any]], metric: str) -> bool:
@@ -162,6 +165,10 @@ def ranked_methods(records: Sequence[dict[str, Any]],
             marks.append("no better than original")
         if gated[m]:
             marks.append(str(gated[m]))
+        kinds = sorted({str(r["guarantee"]["guarantee"]) for r in by_method[m]
+                        if "guarantee" in r})
+        if kinds:  # guaranteed/adapter.py: the deletion's guarantee, not an approximation
+            marks.append(f"{' / '.join(kinds)} deletion")
         out.append((m, by_method[m], marks))
     return out, ref
 

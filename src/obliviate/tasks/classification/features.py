@@ -45,7 +45,8 @@ def classifier_arrays(models: Mapping[str, nn.Module], data: ScenarioData, *,
     layers = layer_sizes(models["original"], data.test.inputs[:1])
     # Conv layers are wide (the digits CNN's first two give 3,072 values a sample): fewer
     # probe samples keep the sidecar near a megabyte, never fewer than MIN_PROBE for CKA.
-    per_sample = 4 * sum(layers.values()) * len(models)  # float32, every role
+    # float32, every role; none when the original is an ensemble (guaranteed/adapter.py)
+    per_sample = max(1, 4 * sum(layers.values()) * len(models))
     probe = probe_split(data, min(sc.MAX_PROBE, max(MIN_PROBE, LAYER_BUDGET // per_sample)))
     arrays[sc.LAYERS] = np.array(list(layers), dtype=np.str_)
     arrays[sc.PROBE_IDS] = probe.ids.astype(np.int64)
