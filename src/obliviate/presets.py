@@ -93,6 +93,28 @@ _DIGITS: dict[str, dict[str, object]] = {
     # 3. rule 2 at fraction 1, over 2%: alpha 7 (0-2: 0.16 [0.21 0.00 0.28], 2.5-3.5%).
     # 4. kept: rule 2 with all of D and the modules grid, ties to the lower alpha (farther
     #    from the cliff): head, alpha 6.
+    # Re-checked on seeds 3-9 for issue 11's bar (within the noise floor at <= 2%;
+    # benchmarks/flips.py, 4 independent retrains per seed). What parts SSD from the oracle:
+    # nothing SSD does. With this setting every test image outside class 3 keeps the
+    # original's prediction on all seven seeds (2233 / 2233), no test 3 is predicted 3, and
+    # UA, RA and MIA-Efficacy equal the oracle's (100): the whole Avg. Gap is TA, i.e. the
+    # original's own accuracy on the other classes minus the oracle's, |dTA| 1.57 images a
+    # seed (0, 1, 1, 2, 2, 1, 4). 28 independent retrains: |dTA| 1.43, Avg. Gap 0.099 (the
+    # benchmark's single k=1 row: 0.139). The original is closer to the oracle than another
+    # retrain is (it shares the oracle's init): it disagrees with it on 4.0 test images
+    # outside class 3 a seed, retrains on 5.1. Grid, class_pure, Avg. Gap mean over 3-9
+    # (time in a loaded run, all of D ~2x head): head x alpha 5 / 6 / 7 / 8 x lam 1: 0.109 /
+    # 0.109 / 0.109 / 0.656 (seed 9 forgets nothing at alpha 8); lam 0.5: 0.099 / 0.109 /
+    # 0.109 / 0.149; body.6 + head, lam 1: 0.146 / 0.129 / 0.099 / 0.607, lam 0.5: 0.156 /
+    # 0.132 / 0.109 / 0.168; all of D, lam 1: 0.149 / 0.136 / 0.080 / 0.509, lam 0.5: 0.155
+    # / 0.136 / 0.099 / 0.119. Every setting that forgets fully sits in 0.08-0.16, one or two
+    # test images a seed, retraining's own spread; those that dampen body weights change
+    # 2-17 predictions outside class 3 and score no better on the mean. Same rule (ties
+    # within 0.1 to the cheaper, then the previous setting): kept, head, alpha 6, lam 1.
+    # Held out, seeds 0-2 (benchmarks/classifier.py, run once after this choice): 0.21 [0.21
+    # 0.14 0.28] against the noise floor's 0.05 [0.07 0.07 0.00]: issue 11's bar not met.
+    # There SSD changes 1 / 2 / 0 predictions outside class 3, each to the oracle's; the
+    # original's own dTA on those classes is -4 / 0 / +4, and 12 retrains score 0.122.
     # Random forgetting has its own preset (FORGET_PRESETS): class_pure batches leave SSD
     # inert there (seeds 3, 4: 0.83, the original's).
     "ssd": {"alpha": 6.0, "full_order": "class_pure", "modules": ("head",)},
@@ -261,6 +283,7 @@ CHOSEN_ON: dict[Key, tuple[str, tuple[int, ...]]] = {
     **{("digits", m): ("digits", (3, 4)) for m in _DIGITS},
     **{("digits-noisy", m): ("digits-noisy", (3, 4)) for m in _DIGITS_NOISY},
     **{k: (k[0], (3, 4)) for k in FORGET_PRESETS if k[0] in ("digits", "digits-noisy")},
+    ("digits", "ssd"): ("digits", (3, 4, 5, 6, 7, 8, 9)),  # re-checked on 3-9 (above)
     **{(s, m): _ALL_PEOPLE_SMALL_SEED_0 for s in ("people", "people-small") for m in _PEOPLE},
     **{(s, m): ("people-small", (3, 4)) for s in ("people", "people-small")
        for m in _PEOPLE_HELD_OUT},
