@@ -190,13 +190,17 @@ def test_cli_serves_until_ctrl_c(runs: Runs) -> None:
     cmd = [sys.executable, "-c", "from obliviate.cli import run_main; run_main()",
            "--home", str(runs.ws.home), "dashboard", "--port", "0"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("obliviate dashboard at http://localhost:"), line
-        url = line.split()[3]
-        with urllib.request.urlopen(url + "api/runs", timeout=10) as r:
-            assert len(json.loads(r.read())["runs"]) == 5
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        try:
+            line = proc.stdout.readline() if proc.stdout else ""
+            assert line.startswith("obliviate dashboard at http://localhost:"), line
+            url = line.split()[3]
+            with urllib.request.urlopen(url + "api/runs", timeout=60) as r:
+                assert len(json.loads(r.read())["runs"]) == 5
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:  # a failed check must not leave Popen's exit waiting on a live server
+            if proc.poll() is None:
+                proc.kill()
     assert proc.returncode == 0 and err == ""
 
 
