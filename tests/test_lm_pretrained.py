@@ -133,5 +133,5 @@ def test_unknown_names_and_unfetched_models_are_one_line_errors(
     assert main(["--home", str(tmp_path), "models", "fetch", "gpt5"]) == 2
     assert "unknown model 'gpt5'; models obliviate can fetch: smollm2" in capsys.readouterr().err
     assert main(["--home", str(tmp_path), "run", "--scenario", "people-small", "--model",
-                 "smollm2", "--forget", "people:0.1", "--method", "grad_ascent"]) == 2
+                 "smollm2", "--forget", "people:0.1", "--method", "ga"]) == 2
     assert "run `obliviate models fetch smollm2`" in capsys.readouterr().err

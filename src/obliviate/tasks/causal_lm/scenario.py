@@ -25,7 +25,13 @@ from transformers import PreTrainedTokenizerBase
 
 from obliviate.errors import ObliviateError
 from obliviate.experiment import Evaluation, role_seed
-from obliviate.tasks.causal_lm.encoding import encode_qa, encode_text, qa_rows, to_split
+from obliviate.tasks.causal_lm.encoding import (
+    answer_ids,
+    encode_qa,
+    encode_text,
+    qa_rows,
+    to_split,
+)
 from obliviate.tasks.causal_lm.models import build_gpt2, load_local_causal_lm
 from obliviate.tasks.causal_lm.people import (
     Fact,
@@ -142,7 +148,7 @@ class PeopleData:
     @cached_property
     def task(self) -> CausalLMTask:
         tok = self.tokenizer
-        refusals = tuple(tuple(tok.encode(" " + r, add_special_tokens=False)) for r in REFUSALS)
+        refusals = tuple(tuple(answer_ids(tok, r)[:-1]) for r in REFUSALS)  # EOS added later
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         return CausalLMTask(int(pad), int(tok.eos_token_id), refusals)
 
