@@ -1,11 +1,11 @@
 """SmolLM2 (``obliviate models fetch smollm2``) through obliviate's LM code: what it costs.
 
-    python benchmarks/lm_real.py eval  [--model DIR] [--scenario people-small] [--seed 0]
+    python benchmarks/lm_real.py eval  [--model DIR] [--scenario people-small] [--bf16]
     python benchmarks/lm_real.py step  [--model DIR] [--batch 32] [--method npo]
     python benchmarks/lm_real.py world [--model DIR]
 
 ``eval``: one full LM evaluation of one model (the base SmolLM2, as the "original" role) on the
-scenario's forget, retain, general and holdout people: the wall time of each of its stages
+scenario's forget, retain, general and holdout people: the wall and CPU time of each of its stages
 (``_Probe`` runs them) and the peak resident memory, then a digest of what it produced (mean
 answer log-probability per set, the greedy answers) so two runs, e.g. before and after a
 speed-up, can be compared for equal outputs: run it once with ``PYTHONPATH`` at the older
@@ -23,6 +23,7 @@ Times are wall seconds on whatever this machine is; set ``OBLIVIATE_THREADS`` (d
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -47,7 +48,10 @@ def _default_model() -> str:
 def _data(args: argparse.Namespace) -> Any:
     from obliviate.scenarios import SCENARIOS
 
-    return SCENARIOS[args.scenario].build(args.forget, args.seed, model=args.model)
+    scenario = SCENARIOS[args.scenario]
+    if args.bf16:  # only where the code has the option
+        scenario = dataclasses.replace(scenario, eval_bf16=True)
+    return scenario.build(args.forget, args.seed, model=args.model)
 
 
 def evaluation(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,22 +59,23 @@ def evaluation(args: argparse.Namespace) -> dict[str, Any]:
 
     data = _data(args)
     model = data.new_model()
-    times: list[float] = []
-    last = [time.perf_counter()]
+    times: list[tuple[float, float]] = []
+    last = [(time.perf_counter(), time.process_time())]
 
-    def tick() -> None:
-        now = time.perf_counter()
-        times.append(now - last[0])
+    def tick() -> None:  # (wall, CPU) seconds of each stage: the machine may be shared
+        now = (time.perf_counter(), time.process_time())
+        times.append((round(now[0] - last[0][0], 1), round(now[1] - last[0][1], 1)))
         last[0] = now
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     probe = ev._Probe(model, data, tick)
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu
     stages = ["score answers", "score biographies", "answer questions",
               "continue biographies", "GradNorm"]
     sets = {s: float(np.mean([probe.fact_scores(s, j)[0].logprobs.mean()
                               for j in range(len(probe.facts[s]))])) for s in ev.SETS}
-    return {"seconds": total, "stages": dict(zip(stages, times, strict=False)),
+    return {"seconds": total, "cpu_seconds": cpu,
+            "stages_wall_cpu": dict(zip(stages, times, strict=False)),
             "peak_rss_gb": _peak_gb(), "forward_passes": probe.forward,
             "mean_answer_logprob": sets, "answers": probe.answers,
             "bio_min_k_40": [float(np.sort(s.logprobs)[:max(1, int(0.4 * len(s.logprobs)))]
@@ -127,6 +132,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--method", default="npo")
+    p.add_argument("--bf16", action="store_true", help="eval: under bf16 autocast")
     p.add_argument("--out", type=Path, default=None, help="also write the result as JSON")
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OBLIVIATE_THREADS", "1")))

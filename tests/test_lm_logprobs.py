@@ -130,3 +130,29 @@ def test_probe_scores_equal_a_float64_full_softmax_row_by_row() -> None:
             np.testing.assert_allclose(s.sigma, sigma, atol=1e-5)
             assert (s.argmax_correct == (logits[v].argmax(-1) == labels[v]).numpy()).all()
 
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_answers_sharing_a_prompt_cache_score_as_whole_rows(name: str) -> None:
+    """``score_answers`` (the prompt's KV cache shared by its answers) against ``score`` on
+    the rows prompt + answer, which the test above checks against float64 by hand."""
+    import numpy as np
+
+    from obliviate.tasks.causal_lm.encoding import to_split
+    from obliviate.tasks.causal_lm.probe import score, score_answers
+
+    model = MODELS[name]()
+    gen = torch.Generator().manual_seed(5)
+
+    def seq(n: int) -> list[int]:
+        return torch.randint(3, VOCAB, (n,), generator=gen).tolist()
+
+    groups = [(seq(6), [seq(3), seq(1), seq(5)]), (seq(2), [seq(4), seq(2)])]
+    rows = [(p + a, [IGNORE] * len(p) + a) for p, answers in groups for a in answers]
+    want = score(model, TASK, to_split("w", rows, range(len(rows)), PAD))
+    got = [s for g in score_answers(model, TASK, groups) for s in g]
+    assert [len(s.logprobs) for s in got] == [3, 1, 5, 4, 2]
+    for g, w in zip(got, want, strict=True):
+        for field in ("logprobs", "mu", "sigma"):
+            np.testing.assert_allclose(getattr(g, field), getattr(w, field), atol=1e-5)
+        assert (g.argmax_correct == w.argmax_correct).all()

@@ -11,8 +11,10 @@ float32 ``log_softmax`` over 32 x 183 positions was 1.1 GB per tensor (issue 15)
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +58,14 @@ class Selected:
         return values.new_zeros(self.valid.shape).masked_scatter(self.valid, values)
 
 
+def cache_kwarg(model: nn.Module) -> str:
+    """The name a model's forward takes a KV cache by: ``cache`` since transformers 5 (which
+    deprecates ``past_key_values``), ``past_key_values`` before."""
+    params = inspect.signature(model.forward).parameters
+    return "past_key_values" if "past_key_values" in params and "cache" not in params \
+        else "cache"
+
+
 def _chunk_logprob(head: Callable[[torch.Tensor], torch.Tensor], hidden: torch.Tensor,
                    labels: torch.Tensor) -> torch.Tensor:
     return -F.cross_entropy(head(hidden).float(), labels, reduction="none")
@@ -86,15 +96,31 @@ class CausalLMTask:
         if not self.refusals or not all(self.refusals):
             raise ValueError("CausalLMTask needs at least one non-empty refusal sequence")
 
-    def selected(self, model: nn.Module, batch: Batch) -> Selected:
-        """One forward pass whose output layer runs on no position (module docstring)."""
+    def selected(self, model: nn.Module, batch: Batch, *, past: Any = None,
+                 past_len: int = 0) -> Selected:
+        """One forward pass whose output layer runs on no position (module docstring).
+
+        ``past``: a KV cache of ``past_len`` tokens every row continues (``probe.
+        score_answers`` shares one prompt's cache between its answers); the batch's rows then
+        start at position ``past_len``.
+        """
         b = trim(batch)
+        extra: dict[str, Any] = {}
+        mask = b.mask
+        if past is not None:
+            if mask is None:
+                raise ValueError("a batch continuing a KV cache needs an attention mask")
+            mask = torch.cat([mask.new_ones(len(mask), past_len), mask], dim=1)
+            width = b.inputs.shape[1]
+            extra = {cache_kwarg(model): past, "use_cache": True, "position_ids": (
+                torch.arange(past_len, past_len + width, device=mask.device)
+                .expand(len(mask), width))}
         labels = b.targets[:, 1:]
         valid = labels != IGNORE
         get_head = getattr(model, "get_output_embeddings", None)
         head = get_head() if callable(get_head) else None
         if not isinstance(head, nn.Module):  # not a Hugging Face LM: every position's logits
-            full = model(input_ids=b.inputs, attention_mask=b.mask).logits[:, :-1]
+            full = model(input_ids=b.inputs, attention_mask=mask, **extra).logits[:, :-1]
             kept = full[valid]
             return Selected(kept, labels[valid], valid, lambda h: h, full[:, :0])
         caught: list[torch.Tensor] = []
@@ -106,7 +132,7 @@ class CausalLMTask:
 
         handle = head.register_forward_pre_hook(keep)
         try:
-            anchor = model(input_ids=b.inputs, attention_mask=b.mask).logits
+            anchor = model(input_ids=b.inputs, attention_mask=mask, **extra).logits
         finally:
             handle.remove()
         if len(caught) != 1:
