@@ -156,3 +156,24 @@ def test_answers_sharing_a_prompt_cache_score_as_whole_rows(name: str) -> None:
         for field in ("logprobs", "mu", "sigma"):
             np.testing.assert_allclose(getattr(g, field), getattr(w, field), atol=1e-5)
         assert (g.argmax_correct == w.argmax_correct).all()
+
+
+def test_bf16_evaluation_stays_near_the_float32_reference() -> None:
+    """``eval_bf16`` (autocast) against float32 on the tiny people pair: every answer's
+    log-probabilities within 0.05 nats (a bf16 mantissa has 8 bits), and the record says
+    which it was."""
+    import dataclasses
+
+    import numpy as np
+
+    from conftest import untrained_lm_pair
+    from obliviate.tasks.causal_lm.evaluation import _Probe
+
+    t = untrained_lm_pair()
+    fast = dataclasses.replace(t.data, eval_bf16=True)
+    ref, got = _Probe(t.original, t.data), _Probe(t.original, fast)
+    worst = max(float(np.abs(a.logprobs - b.logprobs).max())
+                for a, b in zip(got.scores, ref.scores, strict=True))
+    assert 0 < worst < 0.05  # > 0: autocast did run
+    assert fast.record_fields()["eval_dtype"] == "bfloat16 autocast"
+    assert t.data.record_fields()["eval_dtype"] == "float32"

