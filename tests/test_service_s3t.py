@@ -10,13 +10,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from obliviate.cli import main
@@ -24,9 +25,17 @@ from obliviate.guaranteed.s3t import S3T, S3TConfig
 from obliviate.guaranteed.sisa import layout
 from obliviate.service import data as rows_of
 from obliviate.service.api import create_app
+from obliviate.service.deploy import deploy
 from obliviate.service.exact import ExactDeployment
 from obliviate.service.exact_s3t import load_version
-from obliviate.service.ledger import AuditEntry, Deployment, ManifestRow, ModelVersion, open_ledger
+from obliviate.service.ledger import (
+    AuditEntry,
+    Deployment,
+    Job,
+    ManifestRow,
+    ModelVersion,
+    open_ledger,
+)
 from obliviate.service.worker import Worker, WorkerConfig
 from service_helpers import check_ledger
 
@@ -142,3 +151,52 @@ def test_s3t_deploy_refuses_bad_training_specs(tmp_path: Path,
         assert says in err and len(err.splitlines()) == 1, err
     with Session(open_ledger(url)) as s:
         assert s.scalar(select(Deployment.id)) is None
+
+
+def test_s3t_retrain_killed_mid_job_is_honoured_once_by_the_next_worker(
+        tmp_path: Path) -> None:
+    """One request deleting rows of slices 0 and 1 of shard 0 leaves shard 0 no usable layer
+    (module docstring of the first test): its retrain is killed (SIGKILL) just after the new
+    stack's checkpoint is written; once the lease expires, another worker reclaims the job,
+    loads that checkpoint, and deploys one version, which matches S3T from scratch."""
+    url = f"sqlite:///{tmp_path}/l.db"
+    engine = open_ledger(url)
+    reg = deploy(engine, root=tmp_path / "art", scenario="digits", train=TRAIN,
+                 policy="exact")
+    with Session(engine) as s:
+        ids = np.array(sorted(s.execute(select(ManifestRow.row_id)).scalars()), dtype=np.int64)
+    shard, slc = layout(ids, 3, 3, 0)
+    rows = [int(ids[np.nonzero((shard == 0) & (slc == j))[0][0]]) for j in (0, 1)]
+    with TestClient(create_app(engine)) as c:
+        req = c.post(f"/v1/deployments/{reg.deployment_id}/deletions",
+                     json={"row_ids": rows, "idempotency_key": "k"},
+                     headers={"Authorization": f"Bearer {reg.token}"}).json()["request_id"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+           "OBLIVIATE_CRASH_AT": "unlearning.checkpoint"}
+    killed = subprocess.run([sys.executable, "-c", "from obliviate.cli import run_main; "
+                             "run_main()", "worker", "--db", url, "--until-idle", "--poll",
+                             "0.05", "--lease", "1"], env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr.decode()
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(ModelVersion)) == 1
+    time.sleep(1.1)  # the dead worker's lease expires
+    Worker(engine, WorkerConfig(poll=0.05, lease=5, backoff=0)).run(until_idle=True)
+    check_ledger(engine, {req})
+    with Session(engine) as s:
+        job = s.execute(select(Job)).scalar_one()
+        v2 = s.get(ModelVersion, (reg.deployment_id, 2))
+        dep = s.get(Deployment, reg.deployment_id)
+    assert job.attempts == 2 and v2 is not None and dep is not None
+    report = json.loads(v2.verification)
+    assert report["retrained_shards"] == [0] and report["passed"]
+    data, _ = rows_of.build(ExactDeployment.from_json(dep.config))
+    train = data.train_split()
+    served = load_version(Path(v2.path), v2.sha256, train)
+    # 3 shards x 2 orders x 3 layers trained at deploy; the retry trained none (it loaded
+    # the killed attempt's checkpoint of shard 0).
+    assert served.layers_trained == 18 and served.retrains == 1
+    scratch = S3T(train.subset(np.nonzero(~np.isin(train.ids, rows))[0]), S3TConfig(**FIELDS),
+                  data.n_classes, seed=0)
+    scratch.fit()
+    x = data.test.inputs
+    assert torch.equal(served.scores(x), scratch.scores(x, served.selection()))
