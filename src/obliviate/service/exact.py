@@ -115,12 +115,7 @@ class ExactModel:
     def delete(self, ids: list[int]) -> dict[str, Any]:
         """Retrain the shards of ``ids`` (rows still alive) and return the evidence."""
         chains_before = {s: list(c) for s, c in self.sisa.chains.items()}
-        if ids:
-            evidence = self.sisa.delete(np.asarray(sorted(ids), dtype=np.int64)).evidence
-        else:
-            evidence = {"retrained_shards": [], "shards": {},
-                        "untouched_shards": list(range(self.sisa_cfg.shards))}
-        point("unlearning.done")
+        evidence = delete_rows(self.sisa, ids, self.sisa_cfg.shards)
         evidence["chains_before"] = {str(s): c for s, c in chains_before.items()}
         return evidence
 
@@ -194,6 +189,18 @@ def live_model(cfg: ExactDeployment, root: Path, deleted: set[int],
 
         return S3TExact(cfg, root, deleted, parent)
     return ExactModel(cfg, root, deleted)
+
+
+def delete_rows(learner: Any, ids: list[int], shards: int) -> dict[str, Any]:
+    """``learner.delete`` of ``ids`` (SISA's or S3T's) and its evidence; a batch whose rows
+    were all deleted before changes nothing. Then the crash point ``unlearning.done``."""
+    if ids:
+        evidence: dict[str, Any] = learner.delete(np.asarray(sorted(ids),
+                                                             dtype=np.int64)).evidence
+    else:
+        evidence = {"retrained_shards": [], "shards": {}, "untouched_shards": list(range(shards))}
+    point("unlearning.done")
+    return evidence
 
 
 def shards_of(ids: list[int], shards: int, slices: int, seed: int) -> dict[str, int]:

@@ -32,11 +32,11 @@ from obliviate.guaranteed.checkpoints import CheckpointStore
 from obliviate.guaranteed.s3t import S3T, S3TConfig, usable_prefix
 from obliviate.guaranteed.sisa import layout, rows_hash
 from obliviate.service import data as rows_of
-from obliviate.service.crash import point
 from obliviate.service.data import file_sha256
 from obliviate.service.exact import (
     ExactDeployment,
     _Store,
+    delete_rows,
     manifest_rows,
     shards_of,
     write_version,
@@ -113,13 +113,7 @@ class S3TExact:
         self._before = {s: {k: v.clone() for k, v in st.state_dict().items()}
                         for s, st in self.model.stacks.items()}
         self._prior = {int(i) for i in self.model.split.ids[~self.model.alive]}
-        if ids:
-            evidence = self.model.delete(np.asarray(sorted(ids), dtype=np.int64)).evidence
-        else:
-            evidence = {"retrained_shards": [], "shards": {},
-                        "untouched_shards": list(range(self.s3t_cfg.shards))}
-        point("unlearning.done")
-        return evidence
+        return delete_rows(self.model, ids, self.s3t_cfg.shards)
 
     def verify(self, evidence: dict[str, Any], deleted_all: set[int],
                retained: set[int]) -> dict[str, Any]:
