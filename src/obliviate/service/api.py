@@ -284,7 +284,9 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY,
                     "purged_checkpoints": report.get("purged_checkpoints"),
                     "method": report.get("method"), "metrics": report.get("metrics"),
                     "thresholds": report.get("thresholds"),
-                    "reference": report.get("reference")}
+                    "reference": report.get("reference"),
+                    "deactivated_layers": report.get("deactivated_layers"),
+                    "served": report.get("served")}
 
     @app.get("/v1/deployments")
     def list_deployments(who: Read) -> dict[str, Any]:

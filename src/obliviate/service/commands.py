@@ -47,9 +47,13 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
                    "(default: row r belongs to user-<r mod --subjects>)")
     d.add_argument("--train", default=None, help="exact: sisa:KEY=VALUE,... (SISAConfig "
                    "fields: shards, slices, epochs_per_slice, aggregation; default "
-                   "sisa:shards=5); approximate: full (one model on every row)")
+                   "sisa:shards=5) or s3t:KEY=VALUE,... (S3TConfig fields: shards, slices, "
+                   "orders, rank, width, epochs_per_layer, lr, batch_size, aggregation; "
+                   "e.g. s3t:orders=2); approximate: full (one model on every row)")
     d.add_argument("--policy", default="exact", help="exact (SISA: retrain the affected "
-                   "shards) or approximate (--method, verified against --thresholds)")
+                   "shards; S3T: switch off the layers that saw a deleted row, retraining "
+                   "a shard only when it has none left) or approximate (--method, verified "
+                   "against --thresholds)")
     d.add_argument("--method", default=None, help="approximate: the obliviate method "
                    "(e.g. ft, neggrad+, scrub, salun)")
     d.add_argument("--set", dest="method_set", action="append", default=[],

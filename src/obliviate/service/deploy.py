@@ -40,11 +40,15 @@ class Registered:
 
 
 def parse_train(text: str) -> tuple[str, dict[str, Any]]:
-    """``sisa:shards=3,slices=2`` -> ("sisa", {"shards": "3", "slices": "2"}), as ``obliviate
-    run --train`` reads it (``guaranteed/adapter.py``); the exact policy trains SISA only."""
-    if text.partition(":")[0] != "sisa":
-        raise ObliviateError(f"--train {text!r}: the exact policy trains 'sisa' "
-                             "(e.g. sisa:shards=5,slices=4)")
+    """``sisa:shards=3,slices=2`` -> ("sisa", {"shards": 3, "slices": 2}), as ``obliviate
+    run --train`` reads it (``guaranteed/adapter.py``); the exact policy trains sisa or s3t
+    (``exact.METHODS``)."""
+    from obliviate.service.exact import METHODS
+
+    if text.partition(":")[0] not in METHODS:
+        raise ObliviateError(f"--train {text!r}: the exact policy trains one of "
+                             f"{', '.join(METHODS)} (e.g. sisa:shards=5,slices=4 or "
+                             "s3t:orders=2)")
     from obliviate.guaranteed.adapter import parse_train as parse
 
     return parse(text)
@@ -78,24 +82,25 @@ def deploy(engine: Engine, *, root: Path, scenario: str, train: str | None, poli
                             ("--thresholds", thresholds), ("--budget", budget)) if v]
     if given:
         raise ObliviateError(f"{', '.join(given)}: only for --policy approximate")
-    _, overrides = parse_train(train or "sisa:shards=5")
-    from obliviate.service.exact import ExactDeployment, ExactModel, set_threads
+    learner, overrides = parse_train(train or "sisa:shards=5")
+    from obliviate.service.exact import ExactDeployment, live_model, set_threads
 
     set_threads()
-    cfg = ExactDeployment(seed=seed, epochs=epochs, subjects=subjects, sisa=overrides,
-                          **table)
     dep_id = new_id("dep", 6)
     root = (root / dep_id).resolve()
     try:
-        live = ExactModel(cfg, root, set())
+        cfg = ExactDeployment(seed=seed, epochs=epochs, subjects=subjects, method=learner,
+                              sisa=overrides if learner == "sisa" else {},
+                              s3t=overrides if learner == "s3t" else {}, **table)
+        live = live_model(cfg, root, set(), None)
     except ValueError as e:
         raise ObliviateError(str(e)) from None
     path, digest = live.save_version()
     manifest = live.manifest()
-    report = {"guarantee": "exact", "method": "sisa", "initial": True,
+    report = {"guarantee": "exact", "method": learner, "initial": True,
               "shards": live.shard_report(), "rows": len(manifest)}
-    return _register(engine, dep_id, root, tenant, name or f"{cfg.scenario}-sisa", policy,
-                     cfg.to_json(), manifest, path, digest, "sisa", report)
+    return _register(engine, dep_id, root, tenant, name or f"{cfg.scenario}-{learner}",
+                     policy, cfg.to_json(), manifest, path, digest, learner, report)
 
 
 def _deploy_approximate(engine: Engine, *, root: Path, table: dict[str, Any],

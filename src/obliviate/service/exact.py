@@ -1,5 +1,7 @@
 """The ``exact`` policy: a SISA-trained deployment (``guaranteed/sisa.py``) honours a batch
-of deletions by retraining only the shards that held the deleted rows, and proves it.
+of deletions by retraining only the shards that held the deleted rows, and proves it. An
+S3T-trained one (``method="s3t"``, ``service/exact_s3t.py``) deactivates layers instead and
+retrains a shard only when it has no usable layer left; ``live_model`` picks the class.
 
 The deployment's config names everything that determines the model (scenario, seed, shard
 model, epochs, SISA config), so any worker rebuilds the live ensemble from the content-
@@ -21,7 +23,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -30,7 +32,8 @@ from torch import nn
 
 from obliviate.config import build_config, config_dict
 from obliviate.guaranteed.checkpoints import CheckpointStore
-from obliviate.guaranteed.sisa import SISA, SISAConfig, rows_hash
+from obliviate.guaranteed.s3t import S3TConfig
+from obliviate.guaranteed.sisa import SISA, SISAConfig, layout, rows_hash
 from obliviate.service import data as rows_of
 from obliviate.service.crash import point
 from obliviate.service.data import file_sha256
@@ -44,9 +47,11 @@ class ExactDeployment:
     scenario: str = "digits"
     seed: int = 0
     model: str = "mlp"  # the shard model; mlp keeps a digits retrain to a fraction of a second
+    method: str = "sisa"  # the guaranteed learner: sisa or s3t (METHODS)
     epochs: int | None = None  # the scenario recipe's epochs; None: the scenario's own
     subjects: int = 200  # row r belongs to subject user-<r mod subjects> (module docstring)
     sisa: dict[str, Any] = field(default_factory=dict)  # SISAConfig overrides
+    s3t: dict[str, Any] = field(default_factory=dict)  # S3TConfig overrides (method s3t)
     # The user's own CSV instead of the scenario (service/data.py), pinned by its sha256.
     data: str | None = None
     label: str | None = None
@@ -55,7 +60,13 @@ class ExactDeployment:
 
     def __post_init__(self) -> None:
         rows_of.check(self, "exact")
+        if self.method not in METHODS:
+            raise ValueError(f"exact policy: method {self.method!r}; valid: "
+                             f"{', '.join(METHODS)}")
+        if self.sisa and self.s3t:
+            raise ValueError("exact policy: give sisa or s3t overrides, not both")
         build_config(SISAConfig, self.sisa)  # unknown keys and bad values fail here
+        build_config(S3TConfig, self.s3t)
 
     @classmethod
     def from_json(cls, text: str) -> ExactDeployment:
@@ -104,12 +115,7 @@ class ExactModel:
     def delete(self, ids: list[int]) -> dict[str, Any]:
         """Retrain the shards of ``ids`` (rows still alive) and return the evidence."""
         chains_before = {s: list(c) for s, c in self.sisa.chains.items()}
-        if ids:
-            evidence = self.sisa.delete(np.asarray(sorted(ids), dtype=np.int64)).evidence
-        else:
-            evidence = {"retrained_shards": [], "shards": {},
-                        "untouched_shards": list(range(self.sisa_cfg.shards))}
-        point("unlearning.done")
+        evidence = delete_rows(self.sisa, ids, self.sisa_cfg.shards)
         evidence["chains_before"] = {str(s): c for s, c in chains_before.items()}
         return evidence
 
@@ -143,16 +149,64 @@ class ExactModel:
                 "retained_rows_sha256": rows_hash(np.asarray(sorted(retained)))}
 
     def shard_of(self, ids: list[int]) -> dict[str, int]:
-        from obliviate.guaranteed.sisa import layout
-
-        shard, _ = layout(np.asarray(ids, dtype=np.int64), self.sisa_cfg.shards,
-                          self.sisa_cfg.slices, self.cfg.seed)
-        return {str(i): int(s) for i, s in zip(ids, shard.tolist(), strict=True)}
+        return shards_of(ids, self.sisa_cfg.shards, self.sisa_cfg.slices, self.cfg.seed)
 
     def save_version(self) -> tuple[Path, str]:
         state = {k: v.detach().cpu().contiguous()
                  for k, v in self.sisa.ensemble().state_dict().items()}
         return write_version(self.root, state, "obliviate.sisa-ensemble/1")
+
+
+# What the exact policy trains, with the home of its config (``ExactDeployment``'s field).
+METHODS = {"sisa": "SISAConfig (shard retraining)", "s3t": "S3TConfig (layer deactivation)"}
+
+
+class LiveModel(Protocol):
+    """What the worker and ``deploy`` ask of an exact deployment's live model (ExactModel,
+    exact_s3t.S3TExact)."""
+
+    def manifest(self) -> list[tuple[int, str, str]]: ...
+
+    def shard_report(self) -> dict[str, dict[str, Any]]: ...
+
+    def delete(self, ids: list[int]) -> dict[str, Any]: ...
+
+    def verify(self, evidence: dict[str, Any], deleted_all: set[int],
+               retained: set[int]) -> dict[str, Any]: ...
+
+    def shard_of(self, ids: list[int]) -> dict[str, int]: ...
+
+    def save_version(self) -> tuple[Path, str]: ...
+
+
+def live_model(cfg: ExactDeployment, root: Path, deleted: set[int],
+               parent: tuple[Path, str] | None) -> LiveModel:
+    """The deployment's live model over its retained rows: SISA rebuilt from its checkpoints,
+    or S3T restored from the parent version's file (``parent``: its path and sha256; None at
+    deploy time, when it is trained)."""
+    if cfg.method == "s3t":
+        from obliviate.service.exact_s3t import S3TExact
+
+        return S3TExact(cfg, root, deleted, parent)
+    return ExactModel(cfg, root, deleted)
+
+
+def delete_rows(learner: Any, ids: list[int], shards: int) -> dict[str, Any]:
+    """``learner.delete`` of ``ids`` (SISA's or S3T's) and its evidence; a batch whose rows
+    were all deleted before changes nothing. Then the crash point ``unlearning.done``."""
+    if ids:
+        evidence: dict[str, Any] = learner.delete(np.asarray(sorted(ids),
+                                                             dtype=np.int64)).evidence
+    else:
+        evidence = {"retrained_shards": [], "shards": {}, "untouched_shards": list(range(shards))}
+    point("unlearning.done")
+    return evidence
+
+
+def shards_of(ids: list[int], shards: int, slices: int, seed: int) -> dict[str, int]:
+    """Row id -> the shard SISA's layout (shared by S3T) puts it in."""
+    shard, _ = layout(np.asarray(ids, dtype=np.int64), shards, slices, seed)
+    return {str(i): int(s) for i, s in zip(ids, shard.tolist(), strict=True)}
 
 
 def manifest_rows(train: Split, subjects: list[str]) -> list[tuple[int, str, str]]:
@@ -167,11 +221,13 @@ def manifest_rows(train: Split, subjects: list[str]) -> list[tuple[int, str, str
     return out
 
 
-def write_version(root: Path, state: dict[str, torch.Tensor], fmt: str) -> tuple[Path, str]:
-    """Weights as ``<root>/versions/<sha256>.safetensors``: written to a temporary
-    name, fsynced, renamed, directory fsynced. Content-addressed, so a re-run after a
-    crash writes the same name and a reader only ever sees a whole file."""
-    data = safetensors_bytes(state, metadata={"format": fmt})
+def write_version(root: Path, state: dict[str, torch.Tensor], fmt: str,
+                  metadata: dict[str, str] | None = None) -> tuple[Path, str]:
+    """Weights as ``<root>/versions/<sha256>.safetensors`` (``metadata`` beside ``format`` in
+    the safetensors header): written to a temporary name, fsynced, renamed, directory
+    fsynced. Content-addressed, so a re-run after a crash writes the same name and a reader
+    only ever sees a whole file."""
+    data = safetensors_bytes(state, metadata={**(metadata or {}), "format": fmt})
     digest = hashlib.sha256(data).hexdigest()
     out = root / "versions"
     out.mkdir(parents=True, exist_ok=True)

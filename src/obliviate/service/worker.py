@@ -250,7 +250,8 @@ class Worker:
             self._set_state(jid, x)
 
         if dep.policy == "exact":
-            path, digest, report, config = self._exact(dep, deleted, new, manifest, state)
+            path, digest, report, config = self._exact(dep, deleted, new, manifest, state,
+                                                       parent)
         elif dep.policy == "approximate":
             from obliviate.service import approximate
 
@@ -283,11 +284,15 @@ class Worker:
                       report, config)
 
     def _exact(self, dep: Deployment, deleted: set[int], new: list[int], manifest: Any,
-               state: Any) -> tuple[Path, str, dict[str, Any], str]:
-        from obliviate.service.exact import ExactDeployment, ExactModel
+               state: Any, parent: ModelVersion | None) -> tuple[Path, str, dict[str, Any],
+                                                              str]:
+        """SISA rebuilt from its checkpoints, or S3T continued from the parent version's
+        file (``exact.live_model``), honours ``new``; verified, then saved as a version."""
+        from obliviate.service.exact import ExactDeployment, live_model
 
         cfg = ExactDeployment.from_json(dep.config)
-        live = ExactModel(cfg, Path(dep.root), deleted)
+        live = live_model(cfg, Path(dep.root), deleted,
+                          (Path(parent.path), parent.sha256) if parent else None)
         evidence = live.delete(new)
         state("verifying")
         point("verifying.committed")
