@@ -189,7 +189,11 @@ def test_cli_serves_until_ctrl_c(runs: Runs) -> None:
 
     cmd = [sys.executable, "-c", "from obliviate.cli import run_main; run_main()",
            "--home", str(runs.ws.home), "dashboard", "--port", "0"]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    # A shell's background job inherits SIGINT ignored, and Python keeps an inherited SIG_IGN:
+    # restore the default so Ctrl-C reaches the server however the suite was started.
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+                          ) as proc:
         try:
             line = proc.stdout.readline() if proc.stdout else ""
             assert line.startswith("obliviate dashboard at http://localhost:"), line
