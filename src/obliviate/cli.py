@@ -109,12 +109,6 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--task", default=None, choices=("classification", "causal_lm"),
                    help="only the sections of this task (default: all)")
     command("runs", "runs indexed in the store")
-    mo = command("models", "pretrained language models obliviate can fetch by name: "
-                 "`models fetch smollm2`, then `--model smollm2`")
-    mo.add_argument("action", choices=("fetch", "path"),
-                    help="fetch: download, verify and convert once; path: print the "
-                         "directory of a fetched model")
-    mo.add_argument("name", help="smollm2")
     rep = command("report", "one self-contained HTML report of runs")
     rep.add_argument("runs", nargs="+", metavar="RUNS",
                      help="record JSON files, directories of records, or run ids")
@@ -155,20 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, ws: Workspace) -> int:
     n_threads = threads()  # checked for every command: a bad value is wrong everywhere
-    if args.command in ("run", "sequence", "demo", "grid", "exact", "models"):  # they compute
+    if args.command in ("run", "sequence", "demo", "grid", "exact"):  # the commands that compute
         import torch
 
         torch.set_num_threads(n_threads)
-    if getattr(args, "model", None) is not None and args.command in ("run", "sequence"):
-        from obliviate.tasks.causal_lm.pretrained import resolve_model
-
-        args.model = resolve_model(args.model, ws.home)  # `--model smollm2`: its directory
-    if args.command == "models":
-        from obliviate.tasks.causal_lm import pretrained
-
-        fetch = pretrained.fetch if args.action == "fetch" else pretrained.fetched
-        print(fetch(args.name, ws.home))
-        return 0
     if args.command == "run":
         from obliviate.runner import run
         from obliviate.views.tables import attack_table, run_table

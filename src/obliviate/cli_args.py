@@ -86,11 +86,8 @@ def unlearning_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--seed", type=seed_arg, default=0)
     r.add_argument("--no-preset", action="store_true",
                    help="use the paper's defaults, not the scenario's preset")
-    r.add_argument("--lora", nargs="?", const=True, default=False,
-                   metavar="r=8,targets=q_proj,v_proj",
-                   help="language models: unlearn through a LoRA adapter (PEFT), then merge "
-                        "it; optionally its rank, alpha and target modules (default r=8, "
-                        "alpha=16, the architecture's query and value projections)")
+    r.add_argument("--lora", action="store_true",
+                   help="language models: unlearn through a LoRA adapter (PEFT), then merge it")
     r.add_argument("--no-noise-floor", action="store_true",
                    help="skip the independent exact retrain that measures how close to the "
                         "oracle exact unlearning lands (saves one training)")

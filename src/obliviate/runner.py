@@ -34,7 +34,7 @@ from obliviate.scenarios import scenario_for
 from obliviate.storage.records import SCHEMA, writable_dir, write_record
 from obliviate.storage.sidecar import file_name as sidecar_file
 from obliviate.storage.sidecar import write_sidecar
-from obliviate.tasks.causal_lm.models import add_lora, lora_spec
+from obliviate.tasks.causal_lm.models import add_lora
 from obliviate.types import UnlearnData
 from obliviate.workspace import Workspace
 
@@ -56,9 +56,7 @@ class RunSpec:
     split_column: str | None = None  # a CSV column of train/test/holdout (scenarios.split)
     test: str | None = None  # a file of the source rows that form the test split
     use_preset: bool = True
-    # language models: unlearn through a LoRA adapter, merged afterwards (True: the defaults;
-    # "r=8,targets=q_proj,v_proj": those fields, as ``--lora`` takes them)
-    lora: bool | str = False
+    lora: bool = False  # language models: unlearn through a LoRA adapter, merged afterwards
     attacks: tuple[str, ...] = ()  # attacks/ to add to the evaluation ("all": every one)
     attack_overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     noise_floor: bool = True  # also train an independent exact retrain (the noise floor)
@@ -154,18 +152,17 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
         scenario.name, use_preset=spec.use_preset, overrides=spec.overrides,
         own_model=spec.model is None or spec.model == scenario.model, model=spec.model,
         forget=exp.forget_spec)
-    if spec.lora is not False and not scenario.supports_lora:  # before any training
+    if spec.lora and not scenario.supports_lora:  # before any training, not after
         raise ObliviateError("--lora is for Hugging Face language models (the people "
                              "scenarios)")
-    lora = lora_spec(spec.lora)
     attack_cfgs = attack_configs(spec.attacks, spec.attack_overrides, exp.kind)
     store = ws.store()  # open before the slow part: a bad URL fails at once
     writable_dir(ws.runs_dir)  # likewise: never lose a finished run to an unwritable directory
     t = trained or prepare(spec, ws, progress=progress)
     start_model = t.original if step is None else step.start
     model = copy.deepcopy(start_model)
-    if lora is not None:
-        model = add_lora(model, lora)
+    if spec.lora:
+        model = add_lora(model)
     _warm_up(t.original, exp)
     start = time.perf_counter()
     with count_passes(model) as passes:
@@ -173,7 +170,7 @@ def run(spec: RunSpec, ws: Workspace, *, trained: Trained | None = None,
                                 step.unlearn_data, cfg, task=exp.task, seed=spec.seed)
     seconds = time.perf_counter() - start
     unlearned = result.model.eval()
-    if lora is not None:  # fold the adapter in: evaluation and records see a plain model
+    if spec.lora:  # fold the adapter in: evaluation and records see a plain model
         unlearned = unlearned.merge_and_unload().eval()
     bad = [k for k, p in unlearned.state_dict().items() if not torch.isfinite(p).all()]
     if bad:

@@ -5,12 +5,6 @@ labels (-100 elsewhere), so losses never count prompt or padding positions. A te
 ``[BOS] text [EOS]`` with labels on every token after BOS. Labels come from lengths, never from
 comparing ids with the pad id, so a tokenizer whose pad token equals its EOS cannot mask a real
 end of answer.
-
-A tokenizer with a chat template (an instruction-tuned model such as SmolLM2) gets its own
-format instead: the question is the user's turn, rendered by the template with the assistant's
-turn opened (``add_generation_prompt``), and the answer is the assistant's reply ending in the
-template's end-of-turn token, which is the tokenizer's EOS for such models. Texts stay plain
-text: a biography is not a conversation.
 """
 
 from __future__ import annotations
@@ -33,26 +27,13 @@ def _bos(tok: PreTrainedTokenizerBase) -> list[int]:
     return [] if tok.bos_token_id is None else [int(tok.bos_token_id)]
 
 
-def chat(tok: PreTrainedTokenizerBase) -> bool:
-    """Whether questions are put to the model through its chat template."""
-    return bool(getattr(tok, "chat_template", None))
-
-
 def prompt_ids(tok: PreTrainedTokenizerBase, question: str) -> list[int]:
-    if chat(tok):
-        text = tok.apply_chat_template([{"role": "user", "content": question}],
-                                       tokenize=False, add_generation_prompt=True)
-        if not isinstance(text, str):
-            raise TypeError(f"apply_chat_template returned {type(text).__name__}, not str")
-        return list(tok.encode(text, add_special_tokens=False))
     return _bos(tok) + tok.encode(PROMPT.format(question=question), add_special_tokens=False)
 
 
 def answer_ids(tok: PreTrainedTokenizerBase, answer: str) -> list[int]:
-    """The answer's tokens followed by EOS (the leading space matters to BPE tokenizers; a
-    chat reply starts its own line, so has none)."""
-    text = answer if chat(tok) else " " + answer
-    return tok.encode(text, add_special_tokens=False) + [int(tok.eos_token_id)]
+    """The answer's tokens followed by EOS (the leading space matters to BPE tokenizers)."""
+    return tok.encode(" " + answer, add_special_tokens=False) + [int(tok.eos_token_id)]
 
 
 def encode_qa(tok: PreTrainedTokenizerBase, question: str, answer: str) -> Encoded:

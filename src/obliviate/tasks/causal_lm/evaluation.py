@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -37,10 +36,10 @@ from obliviate.metrics.tofu import (
 )
 from obliviate.passes import count_passes
 from obliviate.storage import sidecar as sc
-from obliviate.tasks.causal_lm.encoding import answer_ids, encode_text, prompt_ids, to_split
+from obliviate.tasks.causal_lm.encoding import encode_qa, encode_text, prompt_ids, to_split
 from obliviate.tasks.causal_lm.features import block_arrays, question_arrays
 from obliviate.tasks.causal_lm.people import Fact
-from obliviate.tasks.causal_lm.probe import grad_norms, greedy, score, score_answers
+from obliviate.tasks.causal_lm.probe import grad_norms, greedy, score
 from obliviate.tasks.causal_lm.scenario import PeopleData
 
 ROLES = ("original", "unlearned", "oracle")
@@ -61,18 +60,15 @@ class _Probe:
                  tick: Callable[[], None] = _no_tick) -> None:
         tok, task = data.tokenizer, data.task
         self.facts = {s: data.facts(s) for s in SETS}
-        # Each question with its answer, paraphrase and perturbed answers: one prompt, scored
-        # once and shared (score_answers).
-        groups: list[tuple[list[int], list[list[int]]]] = []
+        seqs: list[tuple[list[int], list[int]]] = []
         self.index: dict[tuple[str, int], int] = {}
-        n_seqs = 0
         for s, facts in self.facts.items():
             for j, f in enumerate(facts):
-                self.index[s, j] = n_seqs
-                answers = [answer_ids(tok, a) for a in
-                           (f.answer, f.paraphrased_answer, *f.perturbed_answers)]
-                groups.append((prompt_ids(tok, f.questions[0]), answers))
-                n_seqs += len(answers)
+                q = f.questions[0]
+                self.index[s, j] = len(seqs)
+                seqs += [encode_qa(tok, q, a) for a in
+                         (f.answer, f.paraphrased_answer, *f.perturbed_answers)]
+        qa_split = to_split("eval-qa", seqs, range(len(seqs)), task.pad_id)
         self.bios = {w: [p.bio for p in data.people[w]] for w in ("forget", "holdout")}
         bio_enc = [encode_text(tok, b) for w in ("forget", "holdout") for b in self.bios[w]]
         bio_split = to_split("eval-bios", bio_enc, range(len(bio_enc)), task.pad_id)
@@ -80,18 +76,13 @@ class _Probe:
         # VerbMem: the first half of each forget biography, continued for the rest's length.
         halves = [(ids[:len(ids) // 2], ids[len(ids) // 2:-1]) for ids, _ in
                   (encode_text(tok, b) for b in self.bios["forget"])]
-        dev = next(model.parameters()).device.type
-        with count_passes(model) as passes, torch.autocast(dev, torch.bfloat16,
-                                                           enabled=data.eval_bf16):
-            self.scores = [x for g in score_answers(model, task, groups) for x in g]
+        with count_passes(model) as passes:
+            self.scores = score(model, task, qa_split)
             tick()
             bio_scores = score(model, task, bio_split)
             tick()
-            # Rounds re-read each prompt: worth it for short prompts, not for a chat
-            # template's (~40 tokens re-read to save a few idle steps of one token each).
-            long = np.mean([len(p) for p in prompts]) > MAX_ANSWER_TOKENS
             answers = greedy(model, prompts, MAX_ANSWER_TOKENS, pad_id=task.pad_id,
-                             eos_id=task.eos_id, rounds_of=MAX_ANSWER_TOKENS if long else 4)
+                             eos_id=task.eos_id)
             tick()
             # One biography at a time: nothing idles, so one round (rounds would re-read
             # the prefix for nothing).
@@ -111,12 +102,11 @@ class _Probe:
             k += len(self.facts[s])
         self.verb = ([_text(tok.decode(c, skip_special_tokens=True)) for c in conts],
                      [_text(tok.decode(r, skip_special_tokens=True)) for _, r in halves])
-        # The passes this evaluation needs at the least: one per question prompt and one per
-        # scored answer (the prompt's cache is shared) or text, one per generated token, one
-        # forward per GradNorm sample.
+        # The passes this evaluation needs at the least: one per scored sequence, one per
+        # generated token, one forward per GradNorm sample.
         generated = sum(max(1, len(a) + 1) for a in answers) + sum(
             min(len(r), len(c) + 1) for (_, r), c in zip(halves, conts, strict=True))
-        self.needed = len(groups) + n_seqs + len(bio_split) + generated + len(bio_split)
+        self.needed = len(qa_split) + len(bio_split) + generated + len(bio_split)
         self.forward = passes.forward
 
     def fact_scores(self, s: str, j: int) -> tuple[TokenScores, TokenScores, list[TokenScores]]:
@@ -146,8 +136,7 @@ def _cached_probe(role: str, model: nn.Module, data: PeopleData,
     runs many methods against one pair probes them once; an unlearned model, every time."""
     if role not in ("original", "oracle"):
         return _Probe(model, data, tick)
-    key = (role, data.model_key(role), data.forget_ids, data.seed, data.eval_people,
-           data.eval_bf16)
+    key = (role, data.model_key(role), data.forget_ids, data.seed, data.eval_people)
     probes = _REFERENCE_PROBES.setdefault(model, {})
     if key not in probes:
         probes[key] = _Probe(model, data, tick)

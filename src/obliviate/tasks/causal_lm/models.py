@@ -6,7 +6,6 @@ directory (``trust_remote_code=False``; weights from safetensors when present).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
@@ -19,7 +18,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from obliviate.errors import ConfigError, DataError
+from obliviate.errors import DataError
 from obliviate.seeding import seeded
 
 
@@ -53,73 +52,16 @@ def load_local_causal_lm(path: str | Path) -> tuple[PreTrainedModel, PreTrainedT
     return model.eval(), tok
 
 
-@dataclass(frozen=True)
-class LoraSpec:
-    """A LoRA adapter (Hu et al. 2022): rank ``r``, scale ``alpha / r``, on ``targets``.
-
-    ``targets`` None means PEFT's default for the architecture (q_proj and v_proj for Llama,
-    c_attn for GPT-2: the paper's query and value projections). ``alpha`` 16 at ``r`` 8 is
-    PEFT's usual pairing.
-    """
-
-    r: int = 8
-    alpha: int = 16
-    targets: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if self.r < 1 or self.alpha < 1 or (self.targets is not None and not self.targets):
-            raise ConfigError(f"LoRA: r={self.r} and alpha={self.alpha} must be >= 1 and "
-                              f"targets={self.targets} non-empty")
-
-
-def lora_spec(value: bool | str) -> LoraSpec | None:
-    """``--lora`` (True or ""): the defaults; ``--lora r=8,targets=q_proj,v_proj``: those
-    fields (a name without ``=`` continues the targets list); False: no adapter."""
-    if value is False:
-        return None
-    if value is True or not value.strip():
-        return LoraSpec()
-    fields: dict[str, list[str]] = {}
-    key = None
-    for part in (p.strip() for p in value.split(",")):
-        name, eq, rest = part.partition("=")
-        if eq:
-            key = name.strip()
-            if key not in ("r", "alpha", "targets"):
-                raise ConfigError(f"--lora {value!r}: unknown key {key!r}; valid keys: r, "
-                                  "alpha, targets (e.g. r=8,targets=q_proj,v_proj)")
-            fields[key] = [rest.strip()]
-        elif key == "targets" and part:
-            fields[key].append(part)
-        else:
-            raise ConfigError(f"--lora {value!r}: expected KEY=VALUE items, e.g. "
-                              "r=8,targets=q_proj,v_proj")
-    try:
-        r, alpha = (int(fields[k][0]) if k in fields else d for k, d in (("r", 8),
-                                                                       ("alpha", 16)))
-    except ValueError:
-        raise ConfigError(f"--lora {value!r}: r and alpha must be whole numbers") from None
-    targets = tuple(t for t in fields["targets"] if t) if "targets" in fields else None
-    return LoraSpec(r=r, alpha=alpha, targets=targets)
-
-
-def add_lora(model: nn.Module, spec: LoraSpec | None = None) -> nn.Module:
+def add_lora(model: nn.Module, *, r: int = 8, alpha: int = 16,
+             target_modules: tuple[str, ...] | None = None) -> nn.Module:
     """Wrap ``model`` with a LoRA adapter (PEFT): only the adapter's weights will train."""
     from peft import LoraConfig, get_peft_model
     from transformers.pytorch_utils import Conv1D
 
-    spec = spec or LoraSpec()
     # GPT-2 style models store weights transposed (Conv1D): LoRA must know, or it warns and
     # guesses.
     transposed = any(isinstance(m, Conv1D) for m in model.modules())
-    if spec.targets is not None:
-        names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-        missing = [t for t in spec.targets if t not in names]
-        if missing:
-            raise ConfigError(f"LoRA targets {missing} are not modules of "
-                              f"{type(model).__name__}; it has e.g. "
-                              f"{sorted(n for n in names if n and not n.isdigit())[:8]}")
-    cfg = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=0.0, bias="none",
-                     target_modules=list(spec.targets) if spec.targets else None,
+    cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, bias="none",
+                     target_modules=list(target_modules) if target_modules else None,
                      fan_in_fan_out=transposed, task_type="CAUSAL_LM")
     return get_peft_model(model, cfg)

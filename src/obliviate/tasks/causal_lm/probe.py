@@ -9,7 +9,7 @@ prompts. ``grad_norms`` is one forward and backward per sequence (the GradNorm a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from obliviate.metrics.lm_inputs import TokenScores
-from obliviate.tasks.causal_lm.task import CHUNK, IGNORE, CausalLMTask
-from obliviate.types import Batch, Split
+from obliviate.tasks.causal_lm.task import IGNORE, CausalLMTask
+from obliviate.types import Split
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -50,99 +50,24 @@ def _no_padding_advice() -> Iterator[None]:
         log.removeFilter(f)
 
 
-def by_length(split: Split, batch_size: int) -> Iterator[np.ndarray]:
-    """Row indices in batches of similar length (longest first): a batch costs as much as
-    its longest row, so one biography among short answers would widen the whole batch."""
-    lengths = (split.mask.sum(dim=1).numpy() if split.mask is not None
-               else np.full(len(split), split.inputs.shape[1]))
-    order = np.argsort(-lengths, kind="stable")
-    for start in range(0, len(order), batch_size):
-        yield order[start:start + batch_size]
-
-
 @torch.no_grad()
 def score(model: nn.Module, task: CausalLMTask, split: Split,
           batch_size: int = 64) -> list[TokenScores]:
-    """TokenScores of every row's labelled tokens, in row order.
-
-    The output layer runs at labelled positions only (``CausalLMTask.selected``), ``CHUNK``
-    positions at a time, in float32; the spread of log p(z) is taken as
-    sqrt(E[(log p - mu)^2]) (two passes), which float32 keeps to 1e-5 of the float64
-    one-pass formula (tested), where E[log p^2] - mu^2 would cancel.
-    """
+    """TokenScores of every row's labelled tokens, in row order."""
     model.eval()
-    out: list[TokenScores | None] = [None] * len(split)
-    for idx in by_length(split, batch_size):
-        t = torch.from_numpy(idx)
-        batch = Batch(split.inputs[t], split.targets[t],
-                      None if split.mask is None else split.mask[t])
-        sel = task.selected(model, batch.to(_device(model)))
-        cols = _chunk_stats(sel.head, sel.hidden, sel.labels)
-        counts = sel.valid.sum(dim=1).tolist()
-        per_row = [c.split(counts) for c in cols]
-        for k, row in enumerate(idx.tolist()):
-            out[row] = TokenScores(*(per_row[j][k].numpy() for j in range(4)))
-    return [s for s in out if s is not None]
-
-
-def _chunk_stats(head: Callable[[torch.Tensor], torch.Tensor], hidden: torch.Tensor,
-                labels: torch.Tensor) -> list[torch.Tensor]:
-    """(log p of each label, mu, sigma, argmax right) at (N, H) hidden states, on the CPU."""
-    cols: list[list[torch.Tensor]] = [[], [], [], []]
-    for i in range(0, len(labels), CHUNK):
-        logits = head(hidden[i:i + CHUNK]).float()
-        y = labels[i:i + CHUNK]
-        logp = torch.log_softmax(logits, dim=-1)
+    out: list[TokenScores] = []
+    for batch in split.batches(batch_size):
+        logits, labels = task.shifted(model, batch.to(_device(model)))
+        logp = torch.log_softmax(logits.double(), dim=-1)
         p = logp.exp()
         mu = (p * logp).sum(-1)  # E_z[log p(z)] under the model's next-token distribution
-        sigma = (p * (logp - mu.unsqueeze(-1)).pow(2)).sum(-1).sqrt()
-        for c, v in zip(cols, (logp.gather(-1, y.unsqueeze(-1)).squeeze(-1), mu, sigma,
-                               logits.argmax(-1) == y), strict=True):
-            c.append(v.cpu())
-    empty = (torch.zeros(0), torch.zeros(0), torch.zeros(0), torch.zeros(0, dtype=torch.bool))
-    return [torch.cat(c) if c else e for c, e in zip(cols, empty, strict=True)]
-
-
-@torch.no_grad()
-def score_answers(model: nn.Module, task: CausalLMTask,
-                  groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]],
-                  ) -> list[list[TokenScores]]:
-    """For each (prompt, answers): the TokenScores of every answer's tokens after the prompt.
-
-    Equal to ``score`` on the rows prompt + answer (tested), at a fraction of the cost: the
-    prompt runs once, and its KV cache is shared by all its answers (a question has its
-    answer, a paraphrase and several perturbed answers; with a chat template's system turn,
-    the prompt is most of each row). The first answer token is predicted by the prompt's
-    last position; the rest by the answers' own pass.
-    """
-    model.eval()
-    dev = _device(model)
-    out: list[list[TokenScores]] = []
-    for prompt, answers in groups:
-        if not prompt or not answers or not all(answers):
-            raise ValueError("score_answers needs a non-empty prompt and non-empty answers")
-        first = model(input_ids=torch.tensor([list(prompt)], device=dev), use_cache=True,
-                      logits_to_keep=1)
-        cache = getattr(first, "cache", None)
-        cache = first.past_key_values if cache is None else cache
-        cache.batch_repeat_interleave(len(answers))
-        width = max(len(a) for a in answers)
-        ids = torch.full((len(answers), width), task.pad_id, dtype=torch.long)
-        labels = torch.full_like(ids, IGNORE)
-        mask = torch.zeros_like(ids)
-        for i, a in enumerate(answers):
-            ids[i, :len(a)] = torch.tensor(list(a))
-            labels[i, :len(a)] = ids[i, :len(a)]
-            mask[i, :len(a)] = 1
-        sel = task.selected(model, Batch(ids, labels, mask).to(dev), past=cache,
-                            past_len=len(prompt))
-        rest = _chunk_stats(sel.head, sel.hidden, sel.labels)
-        heads = _chunk_stats(lambda h: h, first.logits[0, -1:].expand(len(answers), -1),
-                             ids[:, 0].to(dev))
-        counts = sel.valid.sum(dim=1).tolist()
-        rows = [c.split(counts) for c in rest]
-        out.append([TokenScores(*(torch.cat([heads[j][i:i + 1], rows[j][i]]).numpy()
-                                  for j in range(4))) for i in range(len(answers))])
+        sigma = ((p * logp.pow(2)).sum(-1) - mu.pow(2)).clamp(min=0).sqrt()
+        picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        right = logits.argmax(-1) == labels
+        for i in range(len(labels)):
+            v = labels[i] != IGNORE
+            out.append(TokenScores(picked[i][v].cpu().numpy(), mu[i][v].cpu().numpy(),
+                                   sigma[i][v].cpu().numpy(), right[i][v].cpu().numpy()))
     return out
 
 

@@ -25,13 +25,7 @@ from transformers import PreTrainedTokenizerBase
 
 from obliviate.errors import ObliviateError
 from obliviate.experiment import Evaluation, role_seed
-from obliviate.tasks.causal_lm.encoding import (
-    answer_ids,
-    encode_qa,
-    encode_text,
-    qa_rows,
-    to_split,
-)
+from obliviate.tasks.causal_lm.encoding import encode_qa, encode_text, qa_rows, to_split
 from obliviate.tasks.causal_lm.models import build_gpt2, load_local_causal_lm
 from obliviate.tasks.causal_lm.people import (
     Fact,
@@ -70,11 +64,6 @@ class PeopleScenario:
     recipe: LMRecipe = field(default_factory=LMRecipe)
     size: GPT2Size = field(default_factory=GPT2Size)
     eval_people: int = 20  # retain people evaluated (TOFU evaluates a retain subset too)
-    # Evaluate under bf16 autocast (softmax and statistics stay float32). Off by default:
-    # float32 is the reference. Measured on SmolLM2 (benchmarks/lm_real.py, README): about
-    # 2x faster on a CPU with bf16 matmuls, per-answer mean log-probabilities within 0.02
-    # nats of float32's on average (single tokens up to 0.2), a few greedy answers differ.
-    eval_bf16: bool = False
     model: str | None = None  # kept for symmetry with Scenario: the built GPT-2
     kind: str = "lm"
     supports_lora = True
@@ -100,8 +89,7 @@ class PeopleScenario:
         forget_ids = select_forget_people(corpus, forget, seed)
         return PeopleData(scenario=self.name, forget_spec=forget, seed=seed, corpus=corpus,
                           forget_ids=forget_ids, recipe=self.recipe, size=self.size,
-                          model_path=model, eval_people=self.eval_people,
-                          eval_bf16=self.eval_bf16)
+                          model_path=model, eval_people=self.eval_people)
 
 
 @dataclass(frozen=True)
@@ -125,7 +113,6 @@ class PeopleData:
     size: GPT2Size
     model_path: str | None
     eval_people: int
-    eval_bf16: bool = False
 
     # ---- the corpus, as trained ----
     @cached_property
@@ -155,7 +142,7 @@ class PeopleData:
     @cached_property
     def task(self) -> CausalLMTask:
         tok = self.tokenizer
-        refusals = tuple(tuple(answer_ids(tok, r)[:-1]) for r in REFUSALS)  # EOS added later
+        refusals = tuple(tuple(tok.encode(" " + r, add_special_tokens=False)) for r in REFUSALS)
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         return CausalLMTask(int(pad), int(tok.eos_token_id), refusals)
 
@@ -262,7 +249,6 @@ class PeopleData:
         model = self.model_path or "gpt2 " + " ".join(f"{k}={v}" for k, v in
                                                       asdict(self.size).items())
         return {"model": model, "sizes": self.sizes(), "recipe": asdict(self.recipe),
-                "eval_dtype": "bfloat16 autocast" if self.eval_bf16 else "float32",
                 "forget_people": list(self.forget_ids),
                 "data_fingerprint": self.corpus.fingerprint()}
 

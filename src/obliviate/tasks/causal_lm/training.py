@@ -63,9 +63,10 @@ def exact_match(model: nn.Module, split: Split, task: CausalLMTask,
     dev = next(model.parameters()).device
     out = []
     for batch in split.batches(batch_size):
-        sel = task.selected(model, batch.to(dev))
-        wrong = sel.spread((sel.argmax() != sel.labels).float())
-        out.append((wrong.sum(dim=1) == 0).cpu().numpy())
+        logits, labels = task.shifted(model, batch.to(dev))
+        valid = labels != -100
+        ok = (logits.argmax(-1) == labels) | ~valid
+        out.append(ok.all(dim=1).cpu().numpy())
     model.train(was_training)
     return np.concatenate(out)
 
