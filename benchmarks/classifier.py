@@ -28,7 +28,7 @@ import torch
 
 from obliviate.demo import SECTIONS
 from obliviate.errors import ObliviateError
-from obliviate.grid import Cell, expand, parse_seeds, run_grid
+from obliviate.grid import cell_teller, expand, parse_seeds, run_grid
 from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
 from obliviate.runner import Workspace
@@ -108,13 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         forgets.setdefault(scenario, []).append(forget)
     cells, references = expand(list(forgets), methods, seeds, forgets)
 
-    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
-        s = cell.spec
-        what = (f"FAILED {error}" if record is None else
-                f"Avg.Gap {record['metrics']['Avg.Gap']['unlearned']:.2f}")
-        print(f"  {s.scenario} {s.forget} seed {s.seed} {s.method}: {what}", file=sys.stderr,
-              flush=True)
-
+    tell = cell_teller("Avg.Gap", "Avg.Gap", where=("scenario", "forget"))
     grid = run_grid(cells, references, Workspace(home), jobs=args.jobs, progress=False,
                     on_cell=tell)
     results = {group: records for group, records in grid.groups() if records}

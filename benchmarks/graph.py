@@ -36,7 +36,7 @@ import torch
 
 from obliviate.config import parse_assignments
 from obliviate.errors import ObliviateError
-from obliviate.grid import Cell, expand, parse_seeds, run_grid
+from obliviate.grid import cell_teller, expand, parse_seeds, run_grid
 from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
 from obliviate.runner import RunSpec, Trained, Workspace, prepare, run
@@ -82,12 +82,7 @@ def table(args: argparse.Namespace, ws: Workspace) -> int:
         check_held_out(SCENARIO, methods, seeds, forget)
     cells, references = expand([SCENARIO], methods, seeds, {SCENARIO: list(FORGETS)})
 
-    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
-        s = cell.spec
-        what = (f"FAILED {error}" if record is None else
-                f"graph gap {record['metrics']['Graph gap']['unlearned']:.2f}")
-        print(f"  {s.forget} seed {s.seed} {s.method}: {what}", file=sys.stderr, flush=True)
-
+    tell = cell_teller("Graph gap", "graph gap")
     grid = run_grid(cells, references, ws, jobs=args.jobs, progress=False, on_cell=tell)
     lines = []
     for (_, forget), records in grid.groups():

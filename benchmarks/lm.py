@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from obliviate.errors import ObliviateError
-from obliviate.grid import Cell, expand, parse_seeds, run_grid
+from obliviate.grid import cell_teller, expand, parse_seeds, run_grid
 from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
 from obliviate.runner import Workspace
@@ -88,12 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     check_held_out(args.scenario, methods, seeds, args.forget)
     cells, references = expand([args.scenario], methods, seeds, {args.scenario: [args.forget]})
 
-    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
-        what = (f"FAILED {error}" if record is None else
-                f"FQ {record['metrics']['Forget quality']['unlearned']:.4f}")
-        print(f"  seed {cell.spec.seed} {cell.spec.method}: {what}", file=sys.stderr,
-              flush=True)
-
+    tell = cell_teller("Forget quality", "FQ", ".4f", where=())
     grid = run_grid(cells, references, ws, jobs=args.jobs, progress=False, on_cell=tell)
     records = [r for _, rs in grid.groups() for r in rs]
     report(args, records)

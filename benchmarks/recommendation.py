@@ -37,7 +37,7 @@ import torch
 
 from obliviate.config import parse_assignments
 from obliviate.errors import ObliviateError
-from obliviate.grid import Cell, expand, parse_seeds, run_grid
+from obliviate.grid import cell_teller, expand, parse_seeds, run_grid
 from obliviate.methods import METHODS
 from obliviate.presets import check_held_out
 from obliviate.runner import RunSpec, Workspace, prepare, run
@@ -87,12 +87,7 @@ def table(args: argparse.Namespace) -> int:
     cells, references = expand([SCENARIO], methods, seeds,
                                {SCENARIO: [forget for forget, _ in FORGETS]})
 
-    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
-        s = cell.spec
-        what = (f"FAILED {error}" if record is None else
-                f"Rec.Gap {record['metrics']['Rec.Gap']['unlearned']:.2f}")
-        print(f"  {s.forget} seed {s.seed} {s.method}: {what}", file=sys.stderr, flush=True)
-
+    tell = cell_teller("Rec.Gap", "Rec.Gap")
     grid = run_grid(cells, references, ws, jobs=args.jobs, progress=False, on_cell=tell)
     why = dict(FORGETS)
     lines = []

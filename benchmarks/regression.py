@@ -36,7 +36,7 @@ import torch
 
 from obliviate.config import build_config
 from obliviate.errors import ObliviateError
-from obliviate.grid import Cell, expand, parse_seeds, run_grid
+from obliviate.grid import cell_teller, expand, parse_seeds, run_grid
 from obliviate.methods import METHODS, get_method
 from obliviate.presets import check_held_out, preset_for
 from obliviate.runner import RunSpec, Workspace, prepare, run
@@ -152,13 +152,7 @@ def table(args: argparse.Namespace, ws: Workspace, seeds: list[int]) -> int:
         forgets.setdefault(scenario, []).append(forget)
     cells, references = expand(list(forgets), methods, seeds, forgets)
 
-    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
-        s = cell.spec
-        what = (f"FAILED {error}" if record is None else
-                f"gap {record['metrics']['Gap']['unlearned']:.2f}")
-        print(f"  {s.scenario} {s.forget} seed {s.seed} {s.method}: {what}", file=sys.stderr,
-              flush=True)
-
+    tell = cell_teller("Gap", "gap", where=("scenario", "forget"))
     grid = run_grid(cells, references, ws, jobs=args.jobs, progress=False, on_cell=tell)
     why = {(s, f): w for s, f, w in SECTIONS}
     lines = []

@@ -8,6 +8,6 @@ so a grid that was killed resumes where it stopped. ``cells`` expands and checks
 """
 
 from obliviate.grid.cells import Cell, expand, parse_seeds
-from obliviate.grid.driver import GridResult, run_grid
+from obliviate.grid.driver import GridResult, cell_teller, run_grid
 
-__all__ = ["Cell", "GridResult", "expand", "parse_seeds", "run_grid"]
+__all__ = ["Cell", "GridResult", "cell_teller", "expand", "parse_seeds", "run_grid"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -54,6 +55,19 @@ def cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def cell_teller(metric: str, label: str, fmt: str = ".2f", *, where: tuple[str, ...] = (
+        "forget",)) -> Callable[[Cell, dict[str, Any] | None, str | None], None]:
+    """A benchmark's ``on_cell``: one stderr line per finished cell, ``  <where...> seed S
+    METHOD: LABEL value`` (``metric``'s unlearned value) or ``FAILED <error>``."""
+    def tell(cell: Cell, record: dict[str, Any] | None, error: str | None) -> None:
+        s = cell.spec
+        what = (f"FAILED {error}" if record is None else
+                f"{label} {record['metrics'][metric]['unlearned']:{fmt}}")
+        head = "".join(f"{getattr(s, w)} " for w in where)
+        print(f"  {head}seed {s.seed} {s.method}: {what}", file=sys.stderr, flush=True)
+    return tell
 
 
 def run_grid(cells: Sequence[Cell], references: Sequence[Reference], ws: Workspace, *,
